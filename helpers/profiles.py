@@ -1,0 +1,134 @@
+"""Run profiles: the one place that says what ``smoke``, ``demo`` and ``full`` mean.
+
+* ``smoke`` -- tests and CI: each notebook in well under a minute on 2 CPU cores.
+* ``demo``  -- the README's main command on the embedded data: minutes on 2 CPU cores.
+* ``full``  -- the brief's settings (full grids, 224 px images, 30 epochs, 3+ seeds); for a GPU/Colab.
+
+``PARAMETERS[notebook][profile]`` holds every parameter of a notebook (``COMMON`` is added to all).
+``REPEATS[notebook][profile]`` lists the parameter sets of a notebook the runner executes several
+times (the four grid-search variants, the four backbones); each set needs a ``label``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+__all__ = ["PROFILES", "NOTEBOOKS", "PARAMETERS", "REPEATS", "resolve", "parameter_sets", "check_profile"]
+
+PROFILES = ("smoke", "demo", "full")
+
+NOTEBOOKS = (
+    "00_primer",
+    "01_breathing_eda",
+    "02_upsampling",
+    "03_gridsearch",
+    "04_synthesize_retrain",
+    "05_banana_transfer",
+    "06_gradcam",
+    "07_cnn_architecture",
+    "08_imbalanced_training",
+    "09_results_report",
+)
+
+# Parameters every notebook has.
+COMMON: dict[str, Any] = {"seed": 42, "run_dir": None}
+
+# Tabular notebooks read `data_path` (None = embedded breathing data); image notebooks `data_dir`.
+TABULAR_NOTEBOOKS = ("01_breathing_eda", "02_upsampling", "03_gridsearch", "04_synthesize_retrain")
+IMAGE_NOTEBOOKS = ("05_banana_transfer", "06_gradcam", "07_cnn_architecture", "08_imbalanced_training")
+
+
+def _same(**params: Any) -> dict[str, dict[str, Any]]:
+    """The same parameters in every profile."""
+    return {p: dict(params) for p in PROFILES}
+
+
+PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
+    # ----------------------------------------------------------------- 00 primer
+    "00_primer": {
+        "smoke": {"epochs": 2, "n_samples": 300},
+        "demo": {"epochs": 5, "n_samples": 1000},
+        "full": {"epochs": 10, "n_samples": 2000},
+    },
+    # ----------------------------------------------------------------- 01 EDA
+    "01_breathing_eda": {
+        "smoke": {"data_path": None, "data_fraction": 0.05, "label_column": "labels", "test_size": 0.2},
+        "demo": {"data_path": None, "data_fraction": 1.0, "label_column": "labels", "test_size": 0.2},
+        "full": {"data_path": None, "data_fraction": 1.0, "label_column": "labels", "test_size": 0.2},
+    },
+    # ----------------------------------------------------------------- 02 upsampling
+    "02_upsampling": {
+        "smoke": {"data_path": None, "data_fraction": 0.05, "label_column": "labels", "test_size": 0.2,
+                  "method": "random"},
+        "demo": {"data_path": None, "data_fraction": 1.0, "label_column": "labels", "test_size": 0.2,
+                 "method": "random"},
+        "full": {"data_path": None, "data_fraction": 1.0, "label_column": "labels", "test_size": 0.2,
+                 "method": "random"},
+    },
+    # 03-09: filled in by their tracks.
+}
+
+REPEATS: dict[str, dict[str, list[dict[str, Any]]]] = {}
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it is known, else raise an error listing the known ones."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    return profile
+
+
+def check_notebook(notebook: str) -> str:
+    """Return the notebook key (``NN_name``) if it is known, else raise a clear error."""
+    if notebook not in PARAMETERS:
+        known = ", ".join(sorted(PARAMETERS))
+        raise ValueError(f"unknown notebook {notebook!r}; expected one of {known}")
+    return notebook
+
+
+def defaults(notebook: str, profile: str) -> dict[str, Any]:
+    """All parameters of ``notebook`` under ``profile`` (a deep copy, safe to modify)."""
+    check_profile(profile)
+    check_notebook(notebook)
+    out = {"profile": profile, **copy.deepcopy(COMMON)}
+    out.update(copy.deepcopy(PARAMETERS[notebook][profile]))
+    return out
+
+
+def resolve(notebook: str, profile: str, **given: Any) -> dict[str, Any]:
+    """Parameters for one execution: the profile's values, overridden by every non-None ``given``.
+
+    Raises ``ValueError`` naming the parameter when ``given`` has a name the notebook does not know.
+    """
+    params = defaults(notebook, profile)
+    allowed = set(params) | {"label"}
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise ValueError(
+            f"{notebook}: unknown parameter(s) {', '.join(unknown)}; expected some of "
+            f"{', '.join(sorted(allowed))}"
+        )
+    for key, value in given.items():
+        if value is not None:
+            params[key] = value
+    return params
+
+
+def parameter_sets(notebook: str, profile: str) -> list[dict[str, Any]]:
+    """The executions of ``notebook`` under ``profile``: a list of full parameter dicts.
+
+    A notebook that runs once gives one set with label None; a repeated notebook gives one set
+    per entry of ``REPEATS`` (each with its ``label``, e.g. the variant or backbone name).
+    """
+    repeats = REPEATS.get(notebook, {}).get(check_profile(profile))
+    if not repeats:
+        return [{**defaults(notebook, profile), "label": None}]
+    sets = []
+    for entry in repeats:
+        entry = dict(entry)
+        label = entry.pop("label", None)
+        if not label:
+            raise ValueError(f"profiles.REPEATS[{notebook!r}][{profile!r}] entry {entry} has no 'label'")
+        sets.append({**resolve(notebook, profile, **entry), "label": label})
+    return sets
