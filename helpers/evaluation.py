@@ -1,0 +1,155 @@
+"""Metrics, mean±SD across seeds and fair inference timing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "classification_metrics",
+    "classification_report_frame",
+    "summarize_mean_sd",
+    "format_mean_sd",
+    "inference_time_per_sample",
+    "device_name",
+]
+
+
+def _check_same_length(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape[0] != y_pred.shape[0]:
+        raise ValueError(f"y_true has {y_true.shape[0]} labels but y_pred has {y_pred.shape[0]}")
+    if y_true.shape[0] == 0:
+        raise ValueError("cannot compute metrics on zero samples")
+    return y_true, y_pred
+
+
+def classification_metrics(y_true, y_pred, class_names: Sequence[str] | None = None) -> dict:
+    """Accuracy, macro-F1, balanced accuracy and per-class precision/recall/F1.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int
+        Class indices (0 .. n_classes-1).
+    class_names : sequence of str, optional
+        Names for the per-class entries (default: the indices as strings).
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``macro_f1``, ``balanced_accuracy`` and ``per_class`` =
+        {name: {precision, recall, f1, support}}.
+    """
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_recall_fscore_support
+
+    y_true, y_pred = _check_same_length(y_true, y_pred)
+    n = len(class_names) if class_names is not None else int(max(y_true.max(), y_pred.max())) + 1
+    labels = np.arange(n)
+    names = list(class_names) if class_names is not None else [str(i) for i in labels]
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "per_class": {
+            names[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i in range(n)
+        },
+    }
+
+
+def classification_report_frame(y_true, y_pred, class_names: Sequence[str], split: str = "test"):
+    """Per-class precision/recall/F1/support plus macro and weighted averages, as a DataFrame.
+
+    The ``split`` column says which data the numbers come from.
+    """
+    import pandas as pd
+    from sklearn.metrics import classification_report
+
+    y_true, y_pred = _check_same_length(y_true, y_pred)
+    report = classification_report(y_true, y_pred, labels=np.arange(len(class_names)),
+                                   target_names=list(class_names), output_dict=True, zero_division=0)
+    accuracy = report.pop("accuracy", None)
+    frame = pd.DataFrame(report).T
+    frame["support"] = frame["support"].astype(int)
+    frame.index.name = "class"
+    frame["split"] = split
+    if accuracy is not None:
+        frame.attrs["accuracy"] = accuracy
+    return frame
+
+
+def summarize_mean_sd(frame, by: str | Sequence[str] | None, metrics: Sequence[str]):
+    """Mean, sample SD (ddof=1; 0 when n=1) and n of ``metrics`` per group of ``by``.
+
+    Returns a DataFrame with columns ``<by...>``, ``<m>_mean``, ``<m>_sd`` and ``n``.
+    """
+    import pandas as pd
+
+    missing = [m for m in metrics if m not in frame.columns]
+    if missing:
+        raise ValueError(f"summarize_mean_sd: column(s) {missing} not in the frame; it has {list(frame.columns)}")
+    if by is None or (not isinstance(by, str) and len(by) == 0):
+        groups = [((), frame)]
+        by_cols: list[str] = []
+    else:
+        by_cols = [by] if isinstance(by, str) else list(by)
+        groups = frame.groupby(by_cols, sort=False, dropna=False)
+    rows = []
+    for key, group in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by_cols, key))
+        for m in metrics:
+            values = pd.to_numeric(group[m], errors="coerce").dropna().to_numpy(dtype=float)
+            row[f"{m}_mean"] = float(values.mean()) if values.size else float("nan")
+            row[f"{m}_sd"] = float(values.std(ddof=1)) if values.size > 1 else 0.0
+        row["n"] = len(group)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_mean_sd(mean: float, sd: float, digits: int = 3) -> str:
+    """``0.912 ± 0.013``; NaN gives ``n/a``."""
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return "n/a"
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def device_name() -> str:
+    """'GPU (<name>)' when TensorFlow sees a GPU, else 'CPU (<n> cores)'."""
+    import os
+
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        try:
+            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+        except Exception:  # pragma: no cover
+            name = gpus[0].name
+        return f"GPU ({name})"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+def inference_time_per_sample(model, x, batch_size: int = 32, warmup: int = 1, repeats: int = 3) -> dict:
+    """Batched inference time per sample, after warm-up, best of ``repeats`` passes over ``x``.
+
+    Every model compared this way sees the same samples on the same device, so the numbers are
+    comparable. Returns ``{"ms_per_sample", "n_samples", "batch_size", "device"}``.
+    """
+    x = np.asarray(x)
+    if len(x) == 0:
+        raise ValueError("inference_time_per_sample needs at least one sample")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    for _ in range(max(0, warmup)):
+        model.predict(x[:batch_size], batch_size=batch_size, verbose=0)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(x, batch_size=batch_size, verbose=0)
+        best = min(best, time.perf_counter() - start)
+    return {"ms_per_sample": 1000.0 * best / len(x), "n_samples": int(len(x)),
+            "batch_size": int(batch_size), "device": device_name()}
