@@ -30,6 +30,7 @@ __all__ = [
     "repo_root",
     "runs_root",
     "git_commit",
+    "execution_key",
     "COMPLETE_MARKER",
 ]
 
@@ -352,12 +353,18 @@ def open_run(run_dir: str | os.PathLike | None = None, notebook: str | None = No
                 path.rmdir()
             run = create_run(run_id=path.name, profile=profile, root=path.parent)
     if notebook:
+        key = execution_key(notebook, (parameters or {}).get("label"))
         entry = {"parameters": parameters or {}}
-        existing = run.manifest.get("notebooks", {}).get(notebook, {})
+        existing = run.manifest.get("notebooks", {}).get(key, {})
         if existing.get("status") != "completed":
             entry.update(status="running", started=existing.get("started") or now_iso())
-        run.record_notebook(notebook, **entry)
+        run.record_notebook(key, **entry)
     return run
+
+
+def execution_key(notebook: str, label: str | None = None) -> str:
+    """Manifest key of one execution of a notebook: ``03_gridsearch`` or ``03_gridsearch-up``."""
+    return f"{notebook}-{label}" if label else notebook
 
 
 def latest_run(root: str | os.PathLike | None = None, containing: str | None = None) -> Run:

@@ -1,0 +1,347 @@
+"""The papermill runner: every notebook, in order, with one profile, into one run directory.
+
+    python -m helpers.pipeline --profile demo                 # all notebooks, embedded data
+    python -m helpers.pipeline --profile smoke --only 01,02   # some notebooks
+    python -m helpers.pipeline --tabular-data my.csv --image-data photos/
+    python -m helpers.pipeline --resume 20261121-230000-demo   # finish an interrupted run
+    python -m helpers.pipeline --jobs 2                        # independent executions in parallel
+
+Each execution is recorded in the run's ``manifest.json`` (parameters, start/end, seconds, status,
+output notebook). ``--resume`` skips executions already completed. A failing notebook stops the
+run with its name, the failing cell and the path of the partial output notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import profiles, runs
+
+__all__ = ["Execution", "plan", "execute_notebook", "run_pipeline", "main", "NotebookFailed"]
+
+# Which notebooks must have finished before another may start (the rest only follow the numbering
+# when run with --jobs 1).
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "02_upsampling": (),
+    "04_synthesize_retrain": ("03_gridsearch",),
+    "06_gradcam": ("05_banana_transfer",),
+    "09_results_report": tuple(n for n in profiles.NOTEBOOKS if n != "09_results_report"),
+}
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook execution failed; the message names the notebook, the cell and the partial output."""
+
+
+@dataclass
+class Execution:
+    """One papermill execution: a notebook with one parameter set."""
+
+    notebook: str
+    parameters: dict[str, Any]
+    label: str | None = None
+    depends_on: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def key(self) -> str:
+        return runs.execution_key(self.notebook, self.label)
+
+
+def notebooks_dir() -> Path:
+    return runs.repo_root() / "notebooks"
+
+
+def available_notebooks() -> list[str]:
+    """Notebooks that exist in ``notebooks/`` and have a profile entry, in numbering order."""
+    present = {p.stem for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb")}
+    return [n for n in profiles.NOTEBOOKS if n in present and n in profiles.PARAMETERS]
+
+
+def parse_only(only: str | Sequence[str] | None, available: Sequence[str]) -> list[str]:
+    """``"01,02"`` or ``["01", "03_gridsearch"]`` -> notebook keys; unknown numbers are errors."""
+    if only is None or only == "" or only == []:
+        return list(available)
+    items = only.split(",") if isinstance(only, str) else list(only)
+    chosen = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        matches = [n for n in available if n == item or n.split("_", 1)[0] == item.zfill(2)]
+        if not matches:
+            raise ValueError(
+                f"--only: no notebook {item!r}; expected numbers or names among "
+                f"{', '.join(available) or '(none found in notebooks/)'}"
+            )
+        chosen.extend(m for m in matches if m not in chosen)
+    return [n for n in available if n in chosen]
+
+
+def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
+    """``["seed=7", "epochs=[1, 2]"]`` -> {"seed": 7, "epochs": [1, 2]} (values parsed as JSON when possible)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        if not key.isidentifier():
+            raise ValueError(f"--set: {key!r} is not a parameter name")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def plan(profile: str, only: str | Sequence[str] | None = None, tabular_data: str | None = None,
+         image_data: str | None = None, overrides: dict[str, Any] | None = None) -> list[Execution]:
+    """The executions of one pipeline run, in order (validates every input before anything is written)."""
+    profiles.check_profile(profile)
+    available = available_notebooks()
+    chosen = parse_only(only, available)
+    if tabular_data is not None:
+        path = Path(tabular_data).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"--tabular-data: {path} does not exist or is not a file (expected a CSV)")
+        tabular_data = str(path.resolve())
+    if image_data is not None:
+        path = Path(image_data).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(
+                f"--image-data: {path} does not exist or is not a folder (expected one sub-folder per class)"
+            )
+        image_data = str(path.resolve())
+    overrides = dict(overrides or {})
+    executions = []
+    used_overrides: set[str] = set()
+    for notebook in chosen:
+        for params in profiles.parameter_sets(notebook, profile):
+            params = dict(params)
+            label = params.pop("label", None)
+            if tabular_data is not None and "data_path" in params:
+                params["data_path"] = tabular_data
+            if image_data is not None and "data_dir" in params:
+                params["data_dir"] = image_data
+            for key, value in overrides.items():
+                if key in params:
+                    params[key] = value
+                    used_overrides.add(key)
+            if label:
+                params["label"] = label
+            deps = tuple(d for d in DEPENDS_ON.get(notebook, ()) if d in chosen)
+            executions.append(Execution(notebook, params, label, deps))
+    unused = set(overrides) - used_overrides
+    if unused:
+        raise ValueError(f"--set: no chosen notebook has the parameter(s) {', '.join(sorted(unused))}")
+    return executions
+
+
+def _failure_message(execution: Execution, output: Path, err: BaseException) -> str:
+    cell = ""
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = getattr(err, "evalue", str(err))
+    count = getattr(err, "exec_count", None)
+    if count is not None:
+        cell = f", cell [{count}]"
+    try:  # find the failing cell's first line in the partial output
+        import nbformat
+
+        nb = nbformat.read(str(output), as_version=4)
+        for i, c in enumerate(nb.cells):
+            if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+                first = (c.source.strip().splitlines() or [""])[0][:80]
+                cell = f", cell #{i} [{c.get('execution_count')}] starting {first!r}"
+                break
+    except Exception:
+        pass
+    return (f"notebook {execution.key} failed{cell}: {ename}: {str(evalue)[:500]}\n"
+            f"  partial output notebook: {output}")
+
+
+def execute_notebook(execution: Execution, run: runs.Run, progress: bool = True,
+                     timeout: int | None = None) -> Path:
+    """Execute one notebook with papermill into ``<run>/notebooks/`` and record it in the manifest.
+
+    Raises :class:`NotebookFailed` with the notebook, the failing cell and the partial output path.
+    """
+    import papermill as pm
+
+    source = notebooks_dir() / f"{execution.notebook}.ipynb"
+    if not source.exists():
+        raise FileNotFoundError(f"notebook {source} does not exist")
+    output = run.dir("notebooks") / f"{execution.key}.ipynb"
+    params = {**execution.parameters, "run_dir": str(run.path)}
+    if execution.label:
+        params["label"] = execution.label
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    started = time.time()
+    run.record_notebook(execution.key, status="running", started=runs.now_iso(), parameters=params,
+                        output=str(output.relative_to(run.path)))
+    try:
+        pm.execute_notebook(
+            str(source), str(output), parameters=params, progress_bar=progress,
+            cwd=str(runs.repo_root()), kernel_name="python3", log_output=False,
+            execution_timeout=timeout,
+        )
+    except Exception as err:
+        run.record_notebook(execution.key, status="failed", finished=runs.now_iso(),
+                            seconds=round(time.time() - started, 1), error=f"{type(err).__name__}: {err}"[:2000])
+        raise NotebookFailed(_failure_message(execution, output, err)) from err
+    run.record_notebook(execution.key, status="completed", finished=runs.now_iso(),
+                        seconds=round(time.time() - started, 1))
+    return output
+
+
+def run_pipeline(executions: Sequence[Execution], run: runs.Run, jobs: int = 1,
+                 progress: bool = True, log=print) -> list[Path]:
+    """Run ``executions`` (respecting dependencies), skipping those the manifest marks completed."""
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs must be a positive integer, got {jobs!r}")
+    done_keys = {k for k, v in run.manifest.get("notebooks", {}).items() if v.get("status") == "completed"}
+    pending = [e for e in executions if e.key not in done_keys]
+    for e in executions:
+        if e.key in done_keys:
+            log(f"= {e.key}: already completed in this run, skipped")
+    outputs: list[Path] = []
+    if jobs == 1:
+        for e in pending:
+            log(f"> {e.key}")
+            outputs.append(execute_notebook(e, run, progress=progress))
+        return outputs
+
+    lock = threading.Lock()
+    finished_notebooks: dict[str, int] = {}
+    remaining_per_notebook: dict[str, int] = {}
+    for e in pending:
+        remaining_per_notebook[e.notebook] = remaining_per_notebook.get(e.notebook, 0) + 1
+    failures: list[str] = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(pending), desc=f"notebooks (--jobs {jobs})", unit="nb", disable=not progress)
+
+    def ready(e: Execution) -> bool:
+        return all(remaining_per_notebook.get(d, 0) == 0 for d in e.depends_on)
+
+    queue = list(pending)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        running: dict = {}
+        while queue or running:
+            if not failures:
+                for e in [e for e in queue if ready(e)]:
+                    if len(running) >= jobs:
+                        break
+                    queue.remove(e)
+                    running[pool.submit(execute_notebook, e, run, False)] = e
+            if not running:
+                break
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                e = running.pop(fut)
+                try:
+                    outputs.append(fut.result())
+                    with lock:
+                        remaining_per_notebook[e.notebook] -= 1
+                        finished_notebooks[e.notebook] = finished_notebooks.get(e.notebook, 0) + 1
+                    bar.set_postfix_str(f"done {e.key}")
+                except Exception as err:  # noqa: BLE001 - reported below
+                    failures.append(str(err))
+                bar.update(1)
+    bar.close()
+    if failures:
+        skipped = [e.key for e in queue]
+        msg = "\n".join(failures)
+        if skipped:
+            msg += f"\n  not started because of the failure: {', '.join(skipped)}"
+        raise NotebookFailed(msg)
+    return outputs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.pipeline",
+        description="Execute the course notebooks with papermill into runs/<run_id>/.",
+    )
+    parser.add_argument("--profile", default="demo", help=f"one of {', '.join(profiles.PROFILES)} (default demo)")
+    parser.add_argument("--only", default=None, help="notebook numbers or names, comma separated (e.g. 01,02)")
+    parser.add_argument("--tabular-data", default=None, metavar="CSV",
+                        help="your CSV (a 'labels' column plus numeric features) for the tabular notebooks")
+    parser.add_argument("--image-data", default=None, metavar="DIR",
+                        help="your image folder (one sub-folder per class) for the image notebooks")
+    parser.add_argument("--run-id", default=None, help="name of the new run folder (default: timestamp-profile)")
+    parser.add_argument("--resume", default=None, metavar="RUN_ID",
+                        help="continue this run (id or path), skipping completed executions")
+    parser.add_argument("--jobs", type=int, default=1, help="independent executions run in parallel (default 1)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a parameter in every chosen notebook that has it (JSON values)")
+    parser.add_argument("--list", action="store_true", help="print the planned executions and exit")
+    parser.add_argument("--no-progress", action="store_true", help="hide papermill's progress bars")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "report":
+        from . import report
+
+        return report.main(argv[1:])
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        if args.run_id and args.resume:
+            raise ValueError("--run-id and --resume exclude each other: --resume continues an existing run")
+        if args.resume:
+            path = runs.resolve_run_path(args.resume)
+            if not (path / runs.MANIFEST).exists():
+                raise FileNotFoundError(f"--resume: {path} is not a run directory (no {runs.MANIFEST})")
+            run = runs.Run(path)
+            profile = args.profile if "--profile" in argv else (run.manifest.get("profile") or args.profile)
+        else:
+            profile = args.profile
+        executions = plan(profile, args.only, args.tabular_data, args.image_data, parse_set(args.set))
+        if not executions:
+            raise ValueError("nothing to run: no notebooks found in notebooks/")
+        if args.list:
+            for e in executions:
+                print(f"{e.key:32s} {json.dumps(e.parameters, default=str)}")
+            return 0
+        if not args.resume:
+            run = runs.create_run(run_id=args.run_id, profile=profile,
+                                  parameters={"argv": argv, "profile": profile})
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"run directory: {run.path}")
+    started = time.time()
+    try:
+        run_pipeline(executions, run, jobs=args.jobs, progress=not args.no_progress)
+    except NotebookFailed as err:
+        run.finish("failed")
+        print(f"\nFAILED: {err}", file=sys.stderr)
+        print(f"run directory: {run.path} (resume with --resume {run.run_id})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        run.finish("interrupted")
+        print(f"\ninterrupted; resume with: python -m helpers.pipeline --resume {run.run_id}", file=sys.stderr)
+        return 130
+    run.finish("completed")
+    print(f"\ndone in {time.time() - started:.0f} s")
+    print(f"executed notebooks: {run.path / 'notebooks'}")
+    print(f"artifacts:          {run.path}")
+    report_md = run.path / "report" / "report.md"
+    if report_md.exists():
+        print(f"report:             {report_md}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,124 @@
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from helpers import runs
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("DL_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+def test_create_run_writes_manifest_with_versions_and_status(root):
+    run = runs.create_run(profile="smoke", parameters={"a": 1})
+    m = run.manifest
+    assert run.path.parent == root
+    assert m["status"] == "running" and m["profile"] == "smoke" and m["parameters"] == {"a": 1}
+    assert "numpy" in m["versions"] and m["created"]
+
+
+def test_new_run_never_reuses_an_existing_folder(root):
+    a = runs.create_run(profile="demo")
+    b = runs.create_run(profile="demo")
+    assert a.path != b.path
+    with pytest.raises(FileExistsError, match="never overwrites"):
+        runs.create_run(run_id=a.run_id)
+
+
+def test_bad_run_id_is_rejected_with_the_rule(root):
+    with pytest.raises(ValueError, match="run id 'a b' is not valid"):
+        runs.create_run(run_id="a b")
+
+
+def test_open_run_by_id_continues_and_records_notebook(root):
+    run = runs.create_run(run_id="r1")
+    again = runs.open_run("r1", notebook="03_gridsearch", parameters={"label": "up", "seed": 1})
+    assert again.path == run.path
+    entry = again.manifest["notebooks"]["03_gridsearch-up"]
+    assert entry["status"] == "running" and entry["parameters"]["seed"] == 1
+
+
+def test_open_run_none_creates_a_new_run(root):
+    a = runs.open_run(None, notebook="01_breathing_eda", parameters={"profile": "smoke"})
+    assert a.run_id.endswith("-smoke")
+
+
+def test_open_run_refuses_a_non_run_folder_with_files(tmp_path):
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "thesis.txt").write_text("do not touch")
+    with pytest.raises(FileExistsError, match="not a run directory"):
+        runs.open_run(target)
+    assert (target / "thesis.txt").read_text() == "do not touch"
+
+
+def test_atomic_path_leaves_nothing_on_error(tmp_path):
+    final = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with runs.atomic_path(final) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert not final.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    final = tmp_path / "out.txt"
+    final.write_text("old")
+    with runs.atomic_path(final) as tmp:
+        tmp.write_text("new")
+        assert final.read_text() == "old"
+    assert final.read_text() == "new"
+
+
+def test_is_complete_for_files_and_marked_folders(root):
+    run = runs.create_run()
+    assert not run.is_complete("tabular/up")
+    run.write_csv("tabular/up/history.csv", pd.DataFrame({"loss": [1.0, 0.5]}))
+    assert run.is_complete("tabular/up/history.csv")
+    assert not run.is_complete("tabular/up")  # folder without its marker
+    run.mark_complete("tabular/up", best=0.9)
+    assert run.is_complete("tabular/up")
+    assert json.loads((run.path / "tabular/up" / runs.COMPLETE_MARKER).read_text())["best"] == 0.9
+
+
+def test_write_json_converts_numpy_and_read_json_names_corrupt_file(root):
+    import numpy as np
+
+    run = runs.create_run()
+    run.write_json("m.json", {"x": np.float32(0.5), "n": np.int64(3), "a": np.arange(2)})
+    assert run.read_json("m.json") == {"x": 0.5, "n": 3, "a": [0, 1]}
+    (run.path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json is not valid JSON"):
+        run.read_json("bad.json")
+    with pytest.raises(FileNotFoundError, match="missing.csv"):
+        run.read_csv("missing.csv")
+
+
+def test_latest_run_and_containing(root):
+    with pytest.raises(FileNotFoundError, match="no run"):
+        runs.latest_run()
+    a = runs.create_run(run_id="a")
+    a.write_text("tabular/x.txt", "1")
+    b = runs.create_run(run_id="b")
+    assert runs.latest_run().path == b.path
+    assert runs.latest_run(containing="tabular").path == a.path
+
+
+def test_finish_sets_status_and_time(root):
+    run = runs.create_run()
+    run.finish("completed")
+    m = run.manifest
+    assert m["status"] == "completed" and m["finished"]
+
+
+def test_runs_root_follows_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DL_RUNS_DIR", str(tmp_path))
+    assert runs.runs_root() == tmp_path.resolve()
+    monkeypatch.delenv("DL_RUNS_DIR")
+    assert runs.runs_root() == runs.repo_root() / "runs"
+    assert os.path.isdir(runs.repo_root() / "helpers")
