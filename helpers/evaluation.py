@@ -42,7 +42,12 @@ def classification_metrics(y_true, y_pred, class_names: Sequence[str] | None = N
         ``accuracy``, ``macro_f1``, ``balanced_accuracy`` and ``per_class`` =
         {name: {precision, recall, f1, support}}.
     """
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_recall_fscore_support
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        f1_score,
+        precision_recall_fscore_support,
+    )
 
     y_true, y_pred = _check_same_length(y_true, y_pred)
     n = len(class_names) if class_names is not None else int(max(y_true.max(), y_pred.max())) + 1
