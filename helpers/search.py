@@ -1,0 +1,674 @@
+"""One-vs-rest grid search of a small MLP on the four shift-augmentation variants (the brief's plan).
+
+Pieces (all importable on their own):
+
+* :func:`build_mlp` / :func:`make_classifier` -- the network (Input -> Dense(relu) -> Dropout -> output)
+  and its scikeras ``KerasClassifier`` wrapper;
+* :func:`brief_param_grid` / :func:`check_param_grid` -- the brief's 48-combination grid and validation;
+* :func:`make_cv` / :func:`ovr_target` -- stratified folds with a seed and the one-vs-rest target;
+* :func:`score_binary` -- the scores of one validation fold (primary: average precision);
+* :func:`run_search` -- the leakage-safe search: shifted copies are added to training folds only
+  (an imbalanced-learn ``Pipeline`` with a ``FunctionSampler``), every (combination, fold) result is
+  written to disk as it finishes so a killed search resumes, and the best combination is refit with
+  a held-out validation part for train-vs-validation curves;
+* :func:`save_search` / :func:`load_estimator` / :func:`search_label` -- the per-label artifacts in a run.
+
+Why not ``GridSearchCV(cv=3)``: with scikit-learn >= 1.7, ``is_classifier(KerasClassifier(...))`` is
+False, so an integer ``cv`` silently means plain ``KFold``. We always pass a ``StratifiedKFold``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import numbers
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .sampling import VARIANTS, check_delta, check_variant, make_shift_sampler, shift_augment
+
+__all__ = [
+    "VARIANTS", "METRICS", "DEFAULT_SCORING", "ENGINES", "GRID_KEYS",
+    "build_mlp", "make_classifier", "brief_param_grid", "check_param_grid", "n_combinations",
+    "make_cv", "ovr_target", "score_binary", "run_search", "SearchResult", "results_table",
+    "save_search", "load_estimator", "search_label", "shift_augment", "check_min_rows",
+]
+
+# Scores computed for every validation fold. The first is the default primary score.
+METRICS = ("average_precision", "f1", "accuracy")
+# Average precision (area under the precision-recall curve of the positive class) does not
+# depend on a threshold and ignores the easy true negatives that make accuracy look good when
+# a one-vs-rest label has 3-10 % of the rows; F1 (threshold 0.5) and accuracy are reported too.
+DEFAULT_SCORING = "average_precision"
+ENGINES = ("sklearn", "fast")
+
+# Grid keys the search understands (scikeras routing: ``model__`` goes to build_mlp).
+GRID_KEYS = ("epochs", "batch_size", "model__neurons", "model__dropout", "model__kernel_initializer",
+             "model__learning_rate", "optimizer")
+
+
+# --------------------------------------------------------------------------- the network
+def build_mlp(meta: Mapping[str, Any], neurons: int = 30, dropout: float = 0.2,
+              kernel_initializer: str = "glorot_uniform", learning_rate: float = 1e-3):
+    """The brief's MLP, compiled: Input -> Dense(neurons, relu) -> Dropout -> output.
+
+    Parameters
+    ----------
+    meta : mapping
+        scikeras' meta data; uses ``n_features_in_`` and ``n_classes_``.
+    neurons, dropout, kernel_initializer :
+        Width of the hidden layer, dropout rate after it, initializer of its kernel.
+    learning_rate : float
+        Adam's learning rate.
+
+    Returns
+    -------
+    keras.Model
+        One sigmoid unit with binary cross-entropy for two classes; softmax with sparse categorical
+        cross-entropy for more. Metric: accuracy.
+    """
+    import keras
+
+    n_features = int(meta["n_features_in_"])
+    n_classes = int(meta.get("n_classes_", 2) or 2)
+    inputs = keras.Input(shape=(n_features,), name="features")
+    x = keras.layers.Dense(int(neurons), activation="relu", kernel_initializer=kernel_initializer,
+                           name="hidden")(inputs)
+    x = keras.layers.Dropout(float(dropout), name="dropout")(x)
+    if n_classes <= 2:
+        outputs = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
+        loss = "binary_crossentropy"
+    else:
+        outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
+        loss = "sparse_categorical_crossentropy"
+    model = keras.Model(inputs, outputs, name="mlp")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(learning_rate)), loss=loss,
+                  metrics=["accuracy"])
+    return model
+
+
+def make_classifier(neurons: int = 30, dropout: float = 0.2, kernel_initializer: str = "glorot_uniform",
+                    epochs: int = 15, batch_size: int = 32, learning_rate: float = 1e-3,
+                    random_state: int | None = None, verbose: int = 0, validation_split: float = 0.0):
+    """A scikeras ``KerasClassifier`` around :func:`build_mlp`.
+
+    Parameters
+    ----------
+    neurons, dropout, kernel_initializer, learning_rate :
+        Passed to :func:`build_mlp` (grid keys ``model__neurons``, ``model__dropout``, ...).
+    epochs, batch_size : int
+        Training length and mini-batch size (grid keys ``epochs``, ``batch_size``).
+    random_state : int or None
+        Seeds weight initialisation, dropout and shuffling of each ``fit``.
+    verbose : int
+        Keras verbosity (0 or 2; never 1 in notebooks).
+    validation_split : float
+        Keras' own validation split (last rows; prefer explicit validation data).
+
+    Returns
+    -------
+    scikeras.wrappers.KerasClassifier
+    """
+    from scikeras.wrappers import KerasClassifier
+
+    return KerasClassifier(
+        model=build_mlp, model__neurons=neurons, model__dropout=dropout,
+        model__kernel_initializer=kernel_initializer, model__learning_rate=learning_rate,
+        optimizer="adam", epochs=epochs, batch_size=batch_size, random_state=random_state,
+        verbose=verbose, validation_split=validation_split,
+    )
+
+
+# --------------------------------------------------------------------------- grid
+def brief_param_grid() -> dict[str, list]:
+    """The brief's grid: 2 x 3 x 2 x 2 x 2 = 48 combinations (optimizer Adam throughout)."""
+    return {
+        "epochs": [15, 20],
+        "batch_size": [16, 32, 64],
+        "model__dropout": [0.2, 0.3],
+        "model__kernel_initializer": ["glorot_uniform", "he_uniform"],
+        "model__neurons": [30, 60],
+    }
+
+
+def check_param_grid(grid: Mapping[str, Sequence]) -> dict[str, list]:
+    """Validate a parameter grid; return it as a dict of lists.
+
+    Raises
+    ------
+    ValueError
+        When the grid is not a non-empty mapping, a key is not one of :data:`GRID_KEYS`
+        (the message names it and the allowed keys), or a value is not a non-empty list.
+    """
+    if not isinstance(grid, Mapping) or not grid:
+        raise ValueError(f"param_grid must be a non-empty dict of lists with keys from "
+                         f"{', '.join(GRID_KEYS)}; got {grid!r}")
+    out = {}
+    for key, values in grid.items():
+        if key not in GRID_KEYS:
+            raise ValueError(f"param_grid has an unknown parameter {key!r}; allowed keys: "
+                             f"{', '.join(GRID_KEYS)}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ValueError(f"param_grid[{key!r}] must be a non-empty list of values, got {values!r}")
+        if key == "optimizer" and any(str(v).lower() != "adam" for v in values):
+            raise ValueError(f"param_grid['optimizer'] supports only 'adam' (the brief's optimizer), "
+                             f"got {values!r}")
+        out[key] = list(values)
+    return out
+
+
+def n_combinations(grid: Mapping[str, Sequence]) -> int:
+    """Number of combinations of a grid."""
+    return math.prod(len(v) for v in check_param_grid(grid).values())
+
+
+def _grid_combinations(grid: Mapping[str, Sequence]) -> list[dict]:
+    """All combinations, in scikit-learn's ``ParameterGrid`` order (keys sorted)."""
+    from sklearn.model_selection import ParameterGrid
+
+    return list(ParameterGrid(check_param_grid(grid)))
+
+
+# --------------------------------------------------------------------------- folds and targets
+def make_cv(n_splits: int = 3, seed: int = 0):
+    """``StratifiedKFold(n_splits, shuffle=True, random_state=seed)`` (never plain KFold)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral) or n_splits < 2:
+        raise ValueError(f"cv (number of folds) must be an integer >= 2, got {n_splits!r}")
+    return StratifiedKFold(n_splits=int(n_splits), shuffle=True, random_state=seed)
+
+
+def ovr_target(y, label) -> np.ndarray:
+    """One-vs-rest target: 1 where ``y == label``, else 0 (int array).
+
+    Raises ``ValueError`` when ``label`` does not occur in ``y`` (naming the labels that do).
+    """
+    y = np.asarray(y)
+    hits = y == label
+    if not hits.any():
+        raise ValueError(f"label {label!r} does not occur in y; labels present: "
+                         f"{', '.join(map(str, sorted(set(y.tolist()))))}")
+    return hits.astype(np.int64)
+
+
+def check_min_rows(y_binary, n_splits: int, label=None) -> None:
+    """Raise a clear ``ValueError`` when either class of a one-vs-rest target has fewer rows than folds."""
+    y_binary = np.asarray(y_binary)
+    pos, neg = int((y_binary == 1).sum()), int((y_binary == 0).sum())
+    name = f"label {label!r}" if label is not None else "the positive class"
+    if pos < n_splits or neg < n_splits:
+        raise ValueError(
+            f"{name} has {pos} rows (and the rest {neg}) in the training split, fewer than the "
+            f"cv={n_splits} folds; use fewer folds (cv >= 2), more data, or leave the label out "
+            f"via the labels parameter"
+        )
+
+
+# --------------------------------------------------------------------------- scoring
+def score_binary(y_true, proba, threshold: float = 0.5) -> dict[str, float]:
+    """Scores of one-vs-rest predictions on one split.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+    proba : array-like
+        Probability of the positive class (1-D), or a 2-column ``predict_proba`` output.
+    threshold : float
+        For F1 and accuracy.
+
+    Returns
+    -------
+    dict
+        ``average_precision`` (NaN when the split has no positive row), ``f1`` (positive class,
+        0 when nothing is predicted positive) and ``accuracy``.
+    """
+    from sklearn.metrics import accuracy_score, average_precision_score, f1_score
+
+    y_true = np.asarray(y_true).astype(int)
+    proba = np.asarray(proba, dtype=float)
+    if proba.ndim == 2:
+        proba = proba[:, -1]
+    if len(proba) != len(y_true):
+        raise ValueError(f"y_true and proba must have the same length, got {len(y_true)} and {len(proba)}")
+    pred = (proba >= threshold).astype(int)
+    ap = float(average_precision_score(y_true, proba)) if y_true.any() else float("nan")
+    return {
+        "average_precision": ap,
+        "f1": float(f1_score(y_true, pred, zero_division=0)),
+        "accuracy": float(accuracy_score(y_true, pred)),
+    }
+
+
+# --------------------------------------------------------------------------- the search
+@dataclass
+class SearchResult:
+    """What :func:`run_search` returns (the ``GridSearchCV`` attributes plus a refit history).
+
+    Attributes
+    ----------
+    cv_results_ : dict of arrays in scikit-learn's multi-metric shape
+    best_params_, best_score_, best_index_ : the best combination by ``scoring``
+    best_estimator_ : fitted ``KerasClassifier`` (refit on the augmented refit-train part)
+    history_ : DataFrame with ``epoch, loss, accuracy, val_loss, val_accuracy`` of that refit
+    """
+
+    cv_results_: dict
+    best_params_: dict
+    best_score_: float
+    best_index_: int
+    best_estimator_: Any
+    history_: Any
+    scoring: str = DEFAULT_SCORING
+    variant: str = "original"
+    delta: float = 0.01
+    engine: str = "sklearn"
+    n_splits: int = 3
+    refit_time_: float = float("nan")
+    n_fits_run_: int = 0
+    n_fits_loaded_: int = 0
+    info: dict = field(default_factory=dict)
+
+
+def _fit_key(params: dict, fold: int, variant: str, delta: float, seed: int, n_splits: int,
+             n_rows: int, data_digest: str) -> str:
+    blob = json.dumps({"params": params, "fold": fold, "variant": variant, "delta": delta, "seed": seed,
+                       "n_splits": n_splits, "n_rows": n_rows, "data": data_digest},
+                      sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def _data_digest(X, y) -> str:
+    h = hashlib.sha1()
+    h.update(np.ascontiguousarray(X).tobytes())
+    h.update(np.ascontiguousarray(y).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _fit_and_score(X, y, train_idx, val_idx, params: dict, variant: str, delta: float, seed: int) -> dict:
+    """Fit one (combination, fold): augment the training fold only, score the untouched validation fold."""
+    from imblearn.pipeline import Pipeline
+
+    model = make_classifier(random_state=seed).set_params(**params)
+    pipe = Pipeline([("augment", make_shift_sampler(variant, delta)), ("model", model)])
+    start = time.perf_counter()
+    pipe.fit(X[train_idx], y[train_idx])
+    fit_time = time.perf_counter() - start
+    start = time.perf_counter()
+    proba = pipe.predict_proba(X[val_idx])
+    scores = score_binary(y[val_idx], proba)
+    return {"scores": scores, "fit_time": fit_time, "score_time": time.perf_counter() - start,
+            "n_train": int(len(train_idx) * (1 + {"original": 0, "up": 1, "down": 1, "updown": 2}[variant])),
+            "n_val": int(len(val_idx))}
+
+
+def _rank(values: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    filled = np.where(np.isnan(values), -np.inf, values)
+    return rankdata(-filled, method="min").astype(np.int32)
+
+
+def _assemble_cv_results(combos: list[dict], fold_results: list[list[dict]], metrics=METRICS) -> dict:
+    n_splits = len(fold_results[0]) if fold_results else 0
+    out: dict[str, Any] = {}
+    out["params"] = [dict(c) for c in combos]
+    for name in sorted({k for c in combos for k in c}):
+        out[f"param_{name}"] = np.array([c.get(name) for c in combos], dtype=object)
+    for metric in metrics:
+        per_split = np.array([[fr[k]["scores"][metric] for k in range(n_splits)] for fr in fold_results],
+                             dtype=float)
+        for k in range(n_splits):
+            out[f"split{k}_test_{metric}"] = per_split[:, k]
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(per_split, axis=1) if per_split.size else np.array([])
+            std = np.nanstd(per_split, axis=1) if per_split.size else np.array([])
+        out[f"mean_test_{metric}"] = mean
+        out[f"std_test_{metric}"] = std
+        out[f"rank_test_{metric}"] = _rank(mean)
+    fit_times = np.array([[f["fit_time"] for f in fr] for fr in fold_results], dtype=float)
+    score_times = np.array([[f["score_time"] for f in fr] for fr in fold_results], dtype=float)
+    out["mean_fit_time"], out["std_fit_time"] = fit_times.mean(axis=1), fit_times.std(axis=1)
+    out["mean_score_time"], out["std_score_time"] = score_times.mean(axis=1), score_times.std(axis=1)
+    return out
+
+
+def _check_xy(X, y) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"X must be a 2-D numeric array, got shape {X.shape} and dtype {X.dtype}")
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
+    values = set(np.unique(y).tolist())
+    if not values <= {0, 1}:
+        raise ValueError(f"y must be a one-vs-rest 0/1 target (see ovr_target), got values {sorted(values)}")
+    return X.astype(np.float32, copy=False), y.astype(np.int64, copy=False)
+
+
+def _check_cv(cv, seed: int):
+    if cv is None:
+        return make_cv(3, seed)
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+        return make_cv(int(cv), seed)
+    if not hasattr(cv, "split") or not hasattr(cv, "get_n_splits"):
+        raise ValueError(f"cv must be a number of folds (>= 2) or a splitter such as StratifiedKFold, got {cv!r}")
+    return cv
+
+
+def _refit(X, y, params: dict, variant: str, delta: float, seed: int, validation_fraction: float):
+    """Refit ``params`` on the augmented refit-train part; the held-out part gives val curves."""
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    if validation_fraction and validation_fraction > 0:
+        idx_train, idx_val = train_test_split(np.arange(len(y)), test_size=validation_fraction,
+                                              stratify=y, random_state=seed)
+    else:
+        idx_train, idx_val = np.arange(len(y)), np.array([], dtype=int)
+    X_aug, y_aug = shift_augment(X[idx_train], y[idx_train], variant=variant, delta=delta)
+    model = make_classifier(random_state=seed).set_params(**params)
+    if len(idx_val):
+        model.set_params(fit__validation_data=(X[idx_val], y[idx_val]))
+    start = time.perf_counter()
+    model.fit(X_aug, y_aug)
+    refit_time = time.perf_counter() - start
+    if len(idx_val):  # keep the estimator light and picklable without the validation arrays
+        model.set_params(fit__validation_data=None)
+    history = pd.DataFrame(model.history_)
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    info = {"refit_train_rows": int(len(idx_train)), "refit_train_rows_augmented": int(len(y_aug)),
+            "refit_val_rows": int(len(idx_val)),
+            "history_columns": "loss/accuracy: refit-train part (augmented); val_loss/val_accuracy: "
+                               "held-out validation part of the training split (not augmented)"}
+    return model, history, refit_time, info
+
+
+def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=None, variant: str = "original",
+               delta: float = 0.01, scoring: str = DEFAULT_SCORING, engine: str = "sklearn", seed: int = 0,
+               store_dir: str | Path | None = None, progress: bool = True,
+               refit_validation: float = 0.2, desc: str | None = None) -> SearchResult:
+    """Leakage-safe one-vs-rest grid search of :func:`make_classifier` on one augmentation variant.
+
+    Parameters
+    ----------
+    X : array (n_rows, n_features), numeric
+        The training split (never the test split).
+    y : array of 0/1
+        One-vs-rest target (:func:`ovr_target`).
+    param_grid : dict of lists, optional
+        Keys from :data:`GRID_KEYS` (default: :func:`brief_param_grid`).
+    cv : int or splitter, optional
+        Number of stratified folds (default 3) or a splitter (pass a ``StratifiedKFold``).
+    variant : {"original", "up", "down", "updown"}
+        Shifted copies added to every training fold (and to the refit data), never to validation.
+    delta : float
+        The shift (0.01 in the brief).
+    scoring : str
+        One of :data:`METRICS`; picks ``best_params_`` (all metrics are computed).
+    engine : {"sklearn", "fast"}
+        ``sklearn``: scikeras in an imbalanced-learn Pipeline, one fit at a time (this module);
+        ``fast``: :class:`helpers.fast_search.FastGridSearchCV`.
+    seed : int
+        Seeds the folds' model initialisation/shuffling and the refit validation split.
+    store_dir : path, optional
+        Folder for per-(combination, fold) JSON results; a re-run loads them instead of refitting.
+    progress : bool
+        Show a tqdm progress bar.
+    refit_validation : float
+        Fraction of ``X`` held out (stratified) while refitting the best combination, for the
+        train-vs-validation curves in ``history_``.
+    desc : str, optional
+        Progress bar label.
+
+    Returns
+    -------
+    SearchResult
+    """
+    check_variant(variant)
+    delta = check_delta(delta)
+    if scoring not in METRICS:
+        raise ValueError(f"scoring must be one of {', '.join(METRICS)}; got {scoring!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    grid = check_param_grid(param_grid if param_grid is not None else brief_param_grid())
+    X, y = _check_xy(X, y)
+    cv = _check_cv(cv, seed)
+    n_splits = int(cv.get_n_splits(X, y))
+    check_min_rows(y, n_splits)
+    if engine == "fast":
+        return _run_fast(X, y, grid=grid, cv=cv, variant=variant, delta=delta, scoring=scoring, seed=seed,
+                         store_dir=store_dir, progress=progress, n_splits=n_splits)
+
+    combos = _grid_combinations(grid)
+    folds = list(cv.split(X, y))
+    digest = _data_digest(X, y)
+    store = Path(store_dir) if store_dir is not None else None
+    if store is not None:
+        store.mkdir(parents=True, exist_ok=True)
+    from tqdm.auto import tqdm
+
+    from .runs import write_json
+
+    fold_results: list[list[dict]] = []
+    ran = loaded = 0
+    bar = tqdm(total=len(combos) * len(folds), desc=desc or f"grid search ({variant})", disable=not progress,
+               unit="fit")
+    try:
+        for ci, params in enumerate(combos):
+            row = []
+            for k, (tr, va) in enumerate(folds):
+                key = _fit_key(params, k, variant, delta, seed, n_splits, len(y), digest)
+                path = store / f"fit_{ci:03d}_fold{k}_{key}.json" if store is not None else None
+                if path is not None and path.exists():
+                    result = json.loads(path.read_text())
+                    loaded += 1
+                else:
+                    result = _fit_and_score(X, y, tr, va, params, variant, delta, seed)
+                    result.update(params=params, fold=k, combination=ci, split="val",
+                                  averaging="binary (positive class = the label)")
+                    if path is not None:
+                        write_json(path, result)
+                    ran += 1
+                row.append(result)
+                bar.update(1)
+            fold_results.append(row)
+    finally:
+        bar.close()
+    cv_results = _assemble_cv_results(combos, fold_results)
+    ranks = cv_results[f"rank_test_{scoring}"]
+    best_index = int(np.argmin(ranks))  # first of the best (ties: grid order)
+    best_params = dict(combos[best_index])
+    estimator, history, refit_time, info = _refit(X, y, best_params, variant, delta, seed, refit_validation)
+    return SearchResult(
+        cv_results_=cv_results, best_params_=best_params,
+        best_score_=float(cv_results[f"mean_test_{scoring}"][best_index]), best_index_=best_index,
+        best_estimator_=estimator, history_=history, scoring=scoring, variant=variant, delta=delta,
+        engine="sklearn", n_splits=n_splits, refit_time_=refit_time, n_fits_run_=ran, n_fits_loaded_=loaded,
+        info=info,
+    )
+
+
+def _run_fast(X, y, *, grid, cv, variant, delta, scoring, seed, store_dir, progress, n_splits) -> SearchResult:
+    """Delegate to :class:`helpers.fast_search.FastGridSearchCV` and wrap its result."""
+    import pandas as pd
+
+    try:
+        from .fast_search import FastGridSearchCV
+    except ImportError as err:  # pragma: no cover - depends on the other module
+        raise ValueError(f"engine='fast' needs helpers.fast_search, which could not be imported ({err}); "
+                         "use engine='sklearn'") from err
+    sampler = functools.partial(shift_augment, variant=variant, delta=delta)
+    search = FastGridSearchCV(param_grid=grid, cv=cv, scoring=scoring, sampler=sampler, random_state=seed,
+                              checkpoint_dir=store_dir, progress=progress).fit(X, y)
+    history = getattr(search, "history_", None)
+    if history is None:
+        history = getattr(search.best_estimator_, "history_", {})
+    history = pd.DataFrame(history)
+    if "epoch" not in history.columns:
+        history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    return SearchResult(
+        cv_results_=dict(search.cv_results_), best_params_=dict(search.best_params_),
+        best_score_=float(search.best_score_), best_index_=int(search.best_index_),
+        best_estimator_=search.best_estimator_, history_=history, scoring=scoring, variant=variant,
+        delta=delta, engine="fast", n_splits=n_splits,
+        refit_time_=float(getattr(search, "refit_time_", float("nan"))),
+        info=dict(getattr(search, "info_", {}) or {}),
+    )
+
+
+# --------------------------------------------------------------------------- tables and storage
+def results_table(result: SearchResult, top: int | None = None):
+    """The search results as a DataFrame sorted by the primary score (best first).
+
+    Columns: the grid parameters (without the ``model__`` prefix), ``mean_<m>``/``std_<m>`` for every
+    metric (split = validation folds), ``rank`` and ``mean_fit_time``.
+    """
+    import pandas as pd
+
+    cv = result.cv_results_
+    frame = pd.DataFrame([{k.replace("model__", ""): v for k, v in p.items()} for p in cv["params"]])
+    for metric in METRICS:
+        if f"mean_test_{metric}" in cv:
+            frame[f"mean_{metric}"] = np.asarray(cv[f"mean_test_{metric}"], dtype=float)
+            frame[f"std_{metric}"] = np.asarray(cv[f"std_test_{metric}"], dtype=float)
+    frame["rank"] = np.asarray(cv[f"rank_test_{result.scoring}"])
+    frame["mean_fit_time"] = np.asarray(cv["mean_fit_time"], dtype=float)
+    frame = frame.sort_values(["rank", f"mean_{result.scoring}"], ascending=[True, False], kind="stable")
+    frame = frame.reset_index(drop=True)
+    return frame.head(top) if top else frame
+
+
+def _cv_results_frame(cv_results: dict):
+    import pandas as pd
+
+    cols = {}
+    for key, values in cv_results.items():
+        if key == "params":
+            cols[key] = [json.dumps(p, sort_keys=True) for p in values]
+        else:
+            cols[key] = list(np.asarray(values))
+    return pd.DataFrame(cols)
+
+
+def save_search(result: SearchResult, folder: str | Path, test_scores: dict | None = None,
+                extra: dict | None = None) -> Path:
+    """Write one label's search artifacts into ``folder`` (atomically, each file).
+
+    Files: ``model.pkl`` (the fitted scikeras estimator), ``model.keras``, ``model.h5``,
+    ``history.csv`` (per epoch: loss/accuracy on the refit-train part, val_loss/val_accuracy on the
+    held-out validation part), ``best_params.json``, ``cv_results.csv`` (validation folds) and, when
+    given, ``test_scores.json`` (split ``test``).
+    """
+    import pickle
+
+    from .runs import atomic_path, write_json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / "model.pkl") as tmp:
+        tmp.write_bytes(pickle.dumps(result.best_estimator_))
+    keras_model = result.best_estimator_.model_
+    with atomic_path(folder / "model.keras") as tmp:
+        keras_model.save(tmp)
+    with atomic_path(folder / "model.h5") as tmp:
+        keras_model.save(tmp)
+    with atomic_path(folder / "history.csv") as tmp:
+        result.history_.to_csv(tmp, index=False)
+    with atomic_path(folder / "cv_results.csv") as tmp:
+        _cv_results_frame(result.cv_results_).to_csv(tmp, index=False)
+    index = result.best_index_
+    cv = result.cv_results_
+    write_json(folder / "best_params.json", {
+        "best_params": result.best_params_, "best_index": index, "scoring": result.scoring,
+        "best_score": result.best_score_,
+        "cv": {m: {"mean": float(cv[f"mean_test_{m}"][index]), "std": float(cv[f"std_test_{m}"][index])}
+               for m in METRICS if f"mean_test_{m}" in cv},
+        "split": "val", "averaging": f"mean and SD over {result.n_splits} stratified CV folds; binary "
+                                     "(positive class = the label)",
+        "variant": result.variant, "delta": result.delta, "engine": result.engine,
+        "n_fits_run": result.n_fits_run_, "n_fits_loaded": result.n_fits_loaded_,
+        "refit_time_s": result.refit_time_, **result.info, **(extra or {}),
+    })
+    if test_scores is not None:
+        write_json(folder / "test_scores.json", test_scores)
+    return folder
+
+
+def load_estimator(folder: str | Path, kind: str = "pkl"):
+    """Load a saved model: ``kind="pkl"`` gives the scikeras estimator, ``"keras"``/``"h5"`` the Keras model."""
+    import pickle
+
+    folder = Path(folder)
+    names = {"pkl": "model.pkl", "keras": "model.keras", "h5": "model.h5"}
+    if kind not in names:
+        raise ValueError(f"kind must be one of {', '.join(names)}; got {kind!r}")
+    path = folder / names[kind]
+    if not path.exists():
+        raise FileNotFoundError(f"expected the model file {path}, but it does not exist; run 03_gridsearch first")
+    if kind == "pkl":
+        return pickle.loads(path.read_bytes())
+    import keras
+
+    return keras.models.load_model(path)
+
+
+def search_label(run, X_train, y_train, X_test, y_test, label, *, variant: str, delta: float = 0.01,
+                 param_grid=None, cv: int = 3, scoring: str = DEFAULT_SCORING, engine: str = "sklearn",
+                 seed: int = 0, progress: bool = True, extra: dict | None = None) -> dict:
+    """Search one label on one variant inside a run, store its artifacts, score the test split.
+
+    Skips the work when ``tabular/gridsearch/<variant>/<label>/`` is already complete (resume).
+
+    Parameters
+    ----------
+    run : helpers.runs.Run
+    X_train, y_train, X_test, y_test : arrays
+        Training split (searched) and the untouched test split (scored once, at the end);
+        ``y_*`` hold the original multi-class labels.
+    label : str
+        The one-vs-rest label.
+    variant, delta, param_grid, cv, scoring, engine, seed, progress :
+        As in :func:`run_search`.
+    extra : dict, optional
+        More fields for ``best_params.json`` (e.g. a fingerprint of the split).
+
+    Returns
+    -------
+    dict
+        ``folder`` (relative path), ``best_params``, ``cv`` (mean/std per metric, split val),
+        ``test`` (scores, split test), ``result`` (the SearchResult, or None when loaded).
+    """
+    rel = f"tabular/gridsearch/{variant}/{label}"
+    if not run.is_complete(rel):
+        y_bin = ovr_target(y_train, label)
+        try:
+            check_min_rows(y_bin, cv if isinstance(cv, int) else cv.get_n_splits(), label)
+        except ValueError as err:
+            raise ValueError(f"{err} (parameter cv={cv})") from None
+        result = run_search(X_train, y_bin, param_grid=param_grid, cv=cv, variant=variant, delta=delta,
+                            scoring=scoring, engine=engine, seed=seed, store_dir=run.dir(rel, "fits"),
+                            progress=progress, desc=f"{variant} / {label}")
+        y_test_bin = (np.asarray(y_test) == label).astype(int)
+        test = score_binary(y_test_bin, result.best_estimator_.predict_proba(np.asarray(X_test, dtype=np.float32)))
+        test_scores = {"label": label, "variant": variant, "split": "test",
+                       "averaging": "binary (positive class = the label)", "n_rows": int(len(y_test_bin)),
+                       "n_positive": int(y_test_bin.sum()), **test}
+        save_search(result, run.path / rel, test_scores=test_scores,
+                    extra={"label": label, "n_train_rows": int(len(y_bin)),
+                           "n_train_positive": int(y_bin.sum()), **(extra or {})})
+        run.mark_complete(rel, label=label, variant=variant, best_score=result.best_score_)
+    else:
+        result = None
+    summary = run.read_json(f"{rel}/best_params.json")
+    return {"folder": rel, "best_params": summary["best_params"], "cv": summary["cv"],
+            "scoring": summary["scoring"], "test": run.read_json(f"{rel}/test_scores.json"), "result": result,
+            "n_fits_run": summary.get("n_fits_run"), "n_fits_loaded": summary.get("n_fits_loaded")}
+
