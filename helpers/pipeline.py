@@ -58,7 +58,9 @@ class Execution:
 
 
 def notebooks_dir() -> Path:
-    return runs.repo_root() / "notebooks"
+    """``$DL_NOTEBOOKS_DIR`` if set (tests use tiny notebooks), else ``<repo>/notebooks``."""
+    env = os.environ.get("DL_NOTEBOOKS_DIR")
+    return Path(env) if env else runs.repo_root() / "notebooks"
 
 
 def available_notebooks() -> list[str]:
