@@ -59,7 +59,7 @@ def oversample_to_majority(X, y, seed: int = 0, method: str = "random"):
         smallest = int(counts.min())
         if smallest < 2:
             raise ValueError(f"method='smote' needs at least 2 rows per class; class "
-                             f"{labels[counts.argmin()]!r} has {smallest}")
+                             f"{str(labels[counts.argmin()])!r} has {smallest}")
         sampler = SMOTE(sampling_strategy="not majority", random_state=seed,
                         k_neighbors=min(5, smallest - 1))
     else:
@@ -91,7 +91,7 @@ def upsampling_table(y, y_resampled=None) -> pd.DataFrame:
         total = pd.Series(int(original.max()), index=original.index)
     else:
         total = pd.Series(np.asarray(y_resampled)).value_counts()
-        unknown = sorted(set(total.index) - set(original.index), key=str)
+        unknown = sorted(str(k) for k in set(total.index) - set(original.index))
         if unknown:
             raise ValueError(f"y_resampled has class(es) {unknown} that y does not have")
         total = total.reindex(original.index, fill_value=0)
