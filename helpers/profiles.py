@@ -66,10 +66,47 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
         "full": {"data_path": None, "data_fraction": 1.0, "label_column": "labels", "test_size": 0.2,
                  "method": "random"},
     },
+    # ----------------------------------------------------------------- 03 grid search (run once per variant)
+    "03_gridsearch": {
+        "smoke": {"data_path": None, "data_fraction": 0.03, "label_column": "labels", "test_size": 0.2,
+                  "variant": "original", "delta": 0.01, "labels": None, "cv": 2, "scoring": "average_precision",
+                  "engine": "sklearn", "refit_validation": 0.2,
+                  "param_grid": {"epochs": [2], "batch_size": [64], "model__neurons": [30]}},
+        "demo": {"data_path": None, "data_fraction": 0.2, "label_column": "labels", "test_size": 0.2,
+                 "variant": "original", "delta": 0.01, "labels": None, "cv": 3, "scoring": "average_precision",
+                 "engine": "sklearn", "refit_validation": 0.2,
+                 "param_grid": {"epochs": [8], "batch_size": [64], "model__neurons": [30, 60]}},
+        "full": {"data_path": None, "data_fraction": 1.0, "label_column": "labels", "test_size": 0.2,
+                 "variant": "original", "delta": 0.01, "labels": None, "cv": 3, "scoring": "average_precision",
+                 "engine": "sklearn", "refit_validation": 0.2,
+                 "param_grid": {"epochs": [15, 20], "batch_size": [16, 32, 64], "model__dropout": [0.2, 0.3],
+                                "model__kernel_initializer": ["glorot_uniform", "he_uniform"],
+                                "model__neurons": [30, 60]}},
+    },
+    # ----------------------------------------------------------------- 04 synthesis and retraining
+    "04_synthesize_retrain": {
+        "smoke": {"data_path": None, "data_fraction": 0.03, "label_column": "labels", "test_size": 0.2,
+                  "variants": ["original", "up", "down", "updown"], "threshold": 0.5, "k_neighbors": 5,
+                  "jitter": 0.01, "max_rounds": 20, "validation_size": 0.15, "seeds": [0, 1, 2],
+                  "epochs": 2, "batch_size": 64, "neurons": 30, "dropout": 0.2, "learning_rate": 0.001},
+        "demo": {"data_path": None, "data_fraction": 0.2, "label_column": "labels", "test_size": 0.2,
+                 "variants": ["original", "up", "down", "updown"], "threshold": 0.5, "k_neighbors": 5,
+                 "jitter": 0.01, "max_rounds": 20, "validation_size": 0.15, "seeds": [0, 1, 2],
+                 "epochs": 15, "batch_size": 64, "neurons": 60, "dropout": 0.2, "learning_rate": 0.001},
+        "full": {"data_path": None, "data_fraction": 1.0, "label_column": "labels", "test_size": 0.2,
+                 "variants": ["original", "up", "down", "updown"], "threshold": 0.5, "k_neighbors": 5,
+                 "jitter": 0.01, "max_rounds": 20, "validation_size": 0.15, "seeds": [0, 1, 2, 3, 4],
+                 "epochs": 20, "batch_size": 32, "neurons": 60, "dropout": 0.2, "learning_rate": 0.001},
+    },
     # 03-09: filled in by their tracks.
 }
 
 REPEATS: dict[str, dict[str, list[dict[str, Any]]]] = {}
+
+# 03_gridsearch runs once per data variant of the brief (original, UP, DOWN, UP & DOWN).
+REPEATS["03_gridsearch"] = {
+    p: [{"label": v, "variant": v} for v in ("original", "up", "down", "updown")] for p in PROFILES
+}
 
 
 def check_profile(profile: str) -> str:

@@ -38,7 +38,8 @@ __all__ = [
     "VARIANTS", "METRICS", "DEFAULT_SCORING", "ENGINES", "GRID_KEYS",
     "build_mlp", "make_classifier", "brief_param_grid", "check_param_grid", "n_combinations",
     "make_cv", "ovr_target", "score_binary", "run_search", "SearchResult", "results_table",
-    "save_search", "load_estimator", "search_label", "shift_augment", "check_min_rows",
+    "save_search", "load_estimator", "search_label", "shift_augment", "check_min_rows", "choose_labels",
+    "split_fingerprint", "summary_frame",
 ]
 
 # Scores computed for every validation fold. The first is the default primary score.
@@ -524,24 +525,93 @@ def _run_fast(X, y, *, grid, cv, variant, delta, scoring, seed, store_dir, progr
     )
 
 
-# --------------------------------------------------------------------------- tables and storage
-def results_table(result: SearchResult, top: int | None = None):
-    """The search results as a DataFrame sorted by the primary score (best first).
+# --------------------------------------------------------------------------- labels and splits
+def choose_labels(y, labels=None) -> list:
+    """The one-vs-rest labels to search: ``labels`` checked against ``y``, or all of ``y``'s labels.
 
-    Columns: the grid parameters (without the ``model__`` prefix), ``mean_<m>``/``std_<m>`` for every
-    metric (split = validation folds), ``rank`` and ``mean_fit_time``.
+    Labels come largest class first (ties by name). An unknown label raises a ``ValueError`` naming
+    the parameter and the labels present.
     """
     import pandas as pd
 
-    cv = result.cv_results_
+    counts = pd.Series(np.asarray(y)).value_counts()
+    order = sorted(counts.index.tolist(), key=lambda v: (-counts[v], str(v)))
+    if labels is None:
+        return order
+    if isinstance(labels, str):
+        labels = [labels]
+    unknown = [lab for lab in labels if lab not in counts.index]
+    if unknown or not labels:
+        raise ValueError(f"labels: {unknown or labels!r} not in the data; expected some of "
+                         f"{', '.join(map(str, order))}")
+    return list(labels)
+
+
+def split_fingerprint(train, test) -> str:
+    """A short hash of a train/test split (row contents and order), to check that notebooks agree."""
+    import pandas as pd
+
+    h = hashlib.sha1()
+    for part in (train, test):
+        h.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def summary_frame(summaries: Mapping[str, dict]):
+    """One row per label from :func:`search_label` results: best params, CV (val) and test scores."""
+    import pandas as pd
+
+    rows = []
+    for label, s in summaries.items():
+        metric = s["scoring"]
+        rows.append({
+            "label": label,
+            **{k.replace("model__", ""): v for k, v in s["best_params"].items()},
+            f"cv_{metric}": f"{s['cv'][metric]['mean']:.3f} ± {s['cv'][metric]['std']:.3f}",
+            f"test_{metric}": round(float(s["test"][metric]), 3),
+            "test_f1": round(float(s["test"]["f1"]), 3),
+            "test_accuracy": round(float(s["test"]["accuracy"]), 3),
+        })
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- tables and storage
+def results_table(result, top: int | None = None):
+    """The search results as a DataFrame sorted by the primary score (best first).
+
+    Parameters
+    ----------
+    result : SearchResult or path
+        A search result, or a folder written by :func:`save_search` (reads ``cv_results.csv``).
+    top : int, optional
+        Keep only the first ``top`` rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The grid parameters (without the ``model__`` prefix), ``mean_<m>``/``std_<m>`` for every
+        metric (split = validation folds), ``rank`` and ``mean_fit_time``.
+    """
+    import pandas as pd
+
+    if isinstance(result, (str, Path)):
+        folder = Path(result)
+        if not (folder / "cv_results.csv").exists():
+            raise FileNotFoundError(f"expected {folder / 'cv_results.csv'}; run 03_gridsearch first")
+        table = pd.read_csv(folder / "cv_results.csv")
+        cv = {c: table[c].to_numpy() for c in table.columns}
+        cv["params"] = [json.loads(p) for p in table["params"]]
+        scoring = json.loads((folder / "best_params.json").read_text())["scoring"]
+    else:
+        cv, scoring = result.cv_results_, result.scoring
     frame = pd.DataFrame([{k.replace("model__", ""): v for k, v in p.items()} for p in cv["params"]])
     for metric in METRICS:
         if f"mean_test_{metric}" in cv:
             frame[f"mean_{metric}"] = np.asarray(cv[f"mean_test_{metric}"], dtype=float)
             frame[f"std_{metric}"] = np.asarray(cv[f"std_test_{metric}"], dtype=float)
-    frame["rank"] = np.asarray(cv[f"rank_test_{result.scoring}"])
+    frame["rank"] = np.asarray(cv[f"rank_test_{scoring}"])
     frame["mean_fit_time"] = np.asarray(cv["mean_fit_time"], dtype=float)
-    frame = frame.sort_values(["rank", f"mean_{result.scoring}"], ascending=[True, False], kind="stable")
+    frame = frame.sort_values(["rank", f"mean_{scoring}"], ascending=[True, False], kind="stable")
     frame = frame.reset_index(drop=True)
     return frame.head(top) if top else frame
 
