@@ -1,0 +1,255 @@
+"""Compile/fit helpers for the image notebooks: epoch timing, history frames, batched evaluation,
+the distribution strategy, and the transfer-learning recipe of notebook 05 (frozen / finetune).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "EpochTimer",
+    "get_strategy",
+    "compile_model",
+    "fit_model",
+    "mean_epoch_seconds",
+    "predict_proba",
+    "evaluate_classifier",
+    "train_transfer",
+]
+
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
+
+
+def _keras_callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class EpochTimer(_keras_callback_base()):
+    """Keras callback that records the wall-clock seconds of every epoch in ``self.seconds``.
+
+    The first epoch includes graph tracing and warm-up; :func:`mean_epoch_seconds` leaves it out.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def get_strategy(strategy="auto"):
+    """A ``tf.distribute`` strategy.
+
+    Parameters
+    ----------
+    strategy : "auto", "default", "mirrored" or a strategy object
+        ``"auto"``: ``MirroredStrategy`` when more than one GPU is visible, else the default
+        (single-device) strategy. Build and compile the model inside ``strategy.scope()``.
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, str):
+        return strategy
+    if strategy == "auto":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    if strategy == "default":
+        return tf.distribute.get_strategy()
+    if strategy == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    raise ValueError(f"unknown strategy {strategy!r}; expected 'auto', 'default', 'mirrored' or a "
+                     "tf.distribute.Strategy")
+
+
+def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
+    """Compile for integer labels: sparse categorical cross-entropy, accuracy. Returns the model."""
+    import keras
+
+    if not learning_rate or learning_rate <= 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    if optimizer not in optimizers:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(optimizers)}")
+    model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def fit_model(model, train, validation=None, epochs: int = 1, callbacks=None, csv_path=None,
+              verbose: int = 0, initial_epoch: int = 0, **fit_kwargs) -> pd.DataFrame:
+    """``model.fit`` with epoch timing; returns the history as a DataFrame.
+
+    Parameters
+    ----------
+    model : compiled keras.Model
+    train : tf.data.Dataset (or x, with ``y=`` in ``fit_kwargs``)
+    validation : tf.data.Dataset or (x, y), optional
+    epochs : int
+        Number of epochs to run in this call (counted from ``initial_epoch``).
+    csv_path : path, optional
+        Also stream the history to this CSV file (``keras.callbacks.CSVLogger``).
+    verbose : 0 or 2
+        Keras verbosity (never 1: progress bars break notebook output checks).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``epoch`` (1-based), ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``
+        (when validation data is given) and ``epoch_seconds``.
+    """
+    import keras
+
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if verbose not in (0, 2):
+        raise ValueError(f"verbose must be 0 or 2 (1 draws progress bars), got {verbose!r}")
+    import tensorflow as tf
+
+    if isinstance(train, tf.data.Dataset):
+        fit_kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself (make_dataset)
+    timer = EpochTimer()
+    cbs = [timer, *(callbacks or [])]
+    if csv_path is not None:
+        cbs.append(keras.callbacks.CSVLogger(str(csv_path), append=initial_epoch > 0))
+    hist = model.fit(train, validation_data=validation, epochs=initial_epoch + epochs,
+                     initial_epoch=initial_epoch, callbacks=cbs, verbose=verbose, **fit_kwargs)
+    frame = pd.DataFrame(hist.history)
+    frame.insert(0, "epoch", np.arange(initial_epoch + 1, initial_epoch + 1 + len(frame)))
+    frame["epoch_seconds"] = timer.seconds[: len(frame)]
+    return frame
+
+
+def mean_epoch_seconds(history: pd.DataFrame, skip_first: bool = True) -> float:
+    """Mean ``epoch_seconds``, leaving out the first epoch (tracing, warm-up) when there are more.
+
+    With a ``phase`` column the first epoch of every phase is left out.
+    """
+    if "epoch_seconds" not in history:
+        raise ValueError(f"history has no 'epoch_seconds' column; it has {list(history.columns)}")
+    parts = [g for _, g in history.groupby("phase", sort=False)] if "phase" in history else [history]
+    values = []
+    for part in parts:
+        secs = part["epoch_seconds"].to_numpy(dtype=float)
+        values.extend(secs[1:] if skip_first and len(secs) > 1 else secs)
+    return float(np.mean(values)) if values else float("nan")
+
+
+def predict_proba(model, x, preprocess=None, batch_size: int = 32) -> np.ndarray:
+    """Class probabilities for ``x`` in batches (one ``predict`` call, never one per image)."""
+    from .images import make_dataset
+
+    ds = make_dataset(x, None, batch_size=batch_size, preprocess=preprocess, cache=False)
+    return np.asarray(model.predict(ds, verbose=0))
+
+
+def evaluate_classifier(model, x, y, class_names, preprocess=None, batch_size: int = 32,
+                        split: str = "test") -> dict:
+    """Batched evaluation: loss (mean cross-entropy), accuracy, macro-F1, predictions.
+
+    Returns
+    -------
+    dict
+        ``split``, ``averaging`` ("macro over classes for macro_f1; mean over images for loss
+        and accuracy"), ``n``, ``loss``, ``accuracy``, ``macro_f1``, ``balanced_accuracy``,
+        ``per_class`` and ``y_pred`` / ``proba`` (NumPy arrays; drop them before writing JSON).
+    """
+    from .evaluation import classification_metrics
+
+    y = np.asarray(y)
+    proba = predict_proba(model, x, preprocess=preprocess, batch_size=batch_size)
+    if len(proba) != len(y):
+        raise ValueError(f"model gave {len(proba)} predictions for {len(y)} labels")
+    y_pred = proba.argmax(axis=1)
+    loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-7, 1.0))))
+    metrics = classification_metrics(y, y_pred, class_names)
+    return {"split": split, "averaging": "loss/accuracy: mean over images; macro_f1: unweighted mean over classes",
+            "n": int(len(y)), "loss": loss, **metrics, "y_pred": y_pred, "proba": proba}
+
+
+def _phase(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(1, "phase", name)
+    return frame
+
+
+def train_transfer(backbone, mode, splits, num_classes, *, image_size, weights=None, epochs=5,
+                   fine_tune_epochs=5, batch_size=32, learning_rate=1e-3, fine_tune_learning_rate=1e-5,
+                   dropout=0.3, augment=True, feature_cache=True, seed=0, start_model=None,
+                   start_history=None, verbose=0):
+    """Train one transfer model (one backbone, one mode, one seed).
+
+    ``frozen``: build the model (base frozen) and train the head for ``epochs``. Without
+    augmentation and with ``feature_cache`` the frozen base runs ONCE over train/val and the
+    head trains on the cached features (identical maths, far cheaper epochs).
+    ``finetune``: start from ``start_model`` (e.g. the frozen model of the same seed) or train
+    the head first as above; then unfreeze the top block(s) (BatchNorm stays frozen) and train
+    ``fine_tune_epochs`` more at ``fine_tune_learning_rate`` with the training augmentation.
+
+    Parameters
+    ----------
+    splits : dict
+        ``{"train": (x, y), "val": (x, y)}`` with uint8 images.
+    augment : bool
+        Augment the training split (Keras preprocessing layers) -- never val/test.
+
+    Returns
+    -------
+    (keras.Model, DataFrame)
+        The trained model and its history (columns of :func:`fit_model` plus ``phase``
+        = ``head`` or ``finetune`` and, for the cached path, ``feature_seconds`` = the one-off
+        time to compute the features).
+    """
+    from . import backbones, env
+    from .images import augmentation_layers, make_dataset
+
+    spec = backbones.get_backbone(backbone)
+    if mode not in backbones.MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(backbones.MODES)}")
+    for name in ("train", "val"):
+        if name not in splits:
+            raise ValueError(f"splits has no {name!r} entry; expected keys 'train' and 'val'")
+    (x_tr, y_tr), (x_va, y_va) = splits["train"], splits["val"]
+    env.seed_everything(int(seed))
+    aug = augmentation_layers(seed=int(seed)) if augment else None
+    train_ds = make_dataset(x_tr, y_tr, batch_size, training=True, augment=aug,
+                            preprocess=spec.preprocess_input, seed=int(seed))
+    val_ds = make_dataset(x_va, y_va, batch_size, preprocess=spec.preprocess_input)
+
+    if start_model is not None:
+        model = start_model
+        history = start_history.copy() if start_history is not None else pd.DataFrame()
+    else:
+        model = backbones.build_transfer_model(spec.name, num_classes, image_size, weights=weights,
+                                               dropout=dropout)
+        if feature_cache and not augment:
+            feature_model, head_model = backbones.feature_and_head_models(model)
+            start = time.perf_counter()
+            f_tr = feature_model.predict(make_dataset(x_tr, None, batch_size, preprocess=spec.preprocess_input,
+                                                      cache=False), verbose=0)
+            f_va = feature_model.predict(val_ds.map(lambda xb, yb: xb), verbose=0)
+            feature_seconds = time.perf_counter() - start
+            compile_model(head_model, learning_rate)
+            history = fit_model(head_model, f_tr, (f_va, np.asarray(y_va)), epochs=epochs, y=np.asarray(y_tr),
+                                batch_size=batch_size, verbose=verbose)
+            history["feature_seconds"] = feature_seconds
+        else:
+            compile_model(model, learning_rate)
+            history = fit_model(model, train_ds, val_ds, epochs=epochs, verbose=verbose)
+        history = _phase(history, "head")
+    if mode == "finetune":
+        backbones.set_mode(model, spec.name, "finetune")
+        compile_model(model, fine_tune_learning_rate)
+        done = int(history["epoch"].max()) if len(history) else 0
+        fine = fit_model(model, train_ds, val_ds, epochs=fine_tune_epochs, initial_epoch=done, verbose=verbose)
+        history = pd.concat([history, _phase(fine, "finetune")], ignore_index=True)
+    return model, history

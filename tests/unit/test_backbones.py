@@ -1,0 +1,144 @@
+"""Tests of helpers.backbones: registry, flat models, modes, offline ImageNet weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import backbones
+
+
+@pytest.mark.parametrize("name", list(backbones.BACKBONES))
+def test_every_backbone_builds_flat_at_its_minimum_size(name):
+    spec = backbones.get_backbone(name)
+    model = backbones.build_transfer_model(name, num_classes=3, image_size=spec.min_size)
+    names = [layer.name for layer in model.layers]
+    assert spec.last_conv_layer in names  # flat: Grad-CAM can reach it
+    assert spec.last_frozen_layer in names
+    assert model.output.shape[-1] == 3
+    assert backbones.trainable_layer_names(model) == ["head_output"]
+    backbones.set_mode(model, name, "finetune")
+    trainable = backbones.trainable_layer_names(model)
+    assert len(trainable) >= 3 and trainable[-1] == "head_output"
+    assert not any("bn" in n.split("_")[-1] or n.startswith("batch_normalization") for n in trainable)
+    import keras
+
+    assert all(not layer.trainable for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    assert names.index(trainable[0]) > names.index(spec.last_frozen_layer)
+
+
+def test_finetune_unfreezes_exactly_vgg16_block5():
+    model = backbones.build_transfer_model("vgg16", 2, 32)
+    backbones.set_mode(model, "VGG16", "finetune")
+    assert backbones.trainable_layer_names(model) == ["block5_conv1", "block5_conv2", "block5_conv3", "head_output"]
+    backbones.set_mode(model, "VGG16", "frozen")
+    assert backbones.trainable_layer_names(model) == ["head_output"]
+
+
+def test_image_size_below_minimum():
+    assert backbones.effective_image_size("Xception", 32) == 71
+    assert backbones.effective_image_size("InceptionV3", 96) == 96
+    with pytest.raises(ValueError, match="image_size=32 is below Xception's minimum input size 71"):
+        backbones.effective_image_size("Xception", 32, raise_to_minimum=False)
+    with pytest.raises(ValueError, match="image_size=40 is below InceptionV3's minimum input size 75"):
+        backbones.build_transfer_model("InceptionV3", 3, 40)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="unknown backbone 'AlexNet'; expected one of VGG16, ResNet50V2"):
+        backbones.get_backbone("AlexNet")
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 2, got 1"):
+        backbones.build_transfer_model("VGG16", 1, 32)
+    with pytest.raises(FileNotFoundError, match="weights file .*missing.h5 does not exist"):
+        backbones.build_transfer_model("VGG16", 3, 32, weights="/nowhere/missing.h5")
+    model = backbones.build_transfer_model("VGG16", 3, 32)
+    with pytest.raises(ValueError, match="unknown mode 'thaw'"):
+        backbones.set_mode(model, "VGG16", "thaw")
+    with pytest.raises(ValueError, match="has no layer 'post_relu'|has no layer 'conv5_block2_out'"):
+        backbones.set_mode(model, "ResNet50V2", "finetune")
+
+
+def test_preprocess_input_never_modifies_its_input():
+    spec = backbones.get_backbone("ResNet50V2")
+    x = np.full((2, 4, 4, 3), 255.0, dtype=np.float32)
+    out = spec.preprocess_input(x)
+    assert np.all(x == 255.0)  # Keras' own preprocess_input would scale x in place
+    np.testing.assert_allclose(out, 1.0)
+    vgg = backbones.get_backbone("VGG16").preprocess_input(x)  # caffe mode: BGR, mean-centred
+    np.testing.assert_allclose(vgg[0, 0, 0], [255 - 103.939, 255 - 116.779, 255 - 123.68], rtol=1e-5)
+
+
+def test_feature_and_head_models_share_weights():
+    model = backbones.build_transfer_model("VGG16", 3, 32)
+    feature_model, head_model = backbones.feature_and_head_models(model)
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(head_model.predict(feature_model.predict(x, verbose=0), verbose=0),
+                               model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    head_model.get_layer("head_output").kernel.assign(np.zeros((512, 3), dtype=np.float32))
+    np.testing.assert_allclose(model.predict(x, verbose=0), 1 / 3, rtol=1e-5)
+
+
+def _write_fake_imagenet_weights(path, seed=3):
+    """A correctly shaped VGG16 no-top weights file in Keras' legacy HDF5 layout."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    keras.utils.set_random_seed(seed)
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, base)
+    return base.get_layer("block1_conv1").get_weights()[0]
+
+
+def test_imagenet_weights_load_from_keras_cache_without_network(tmp_path, monkeypatch):
+    from keras.src.backend import config
+    from keras.src.utils import file_utils
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path))  # Keras reads KERAS_HOME at import time
+    cached = backbones.imagenet_cache_path("VGG16")
+    assert cached == tmp_path / "models" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    expected = _write_fake_imagenet_weights(cached)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[:1]}")
+
+    checked = []
+
+    def accept_known_hash(fpath, file_hash, algorithm="auto", chunk_size=65535):
+        checked.append((fpath, file_hash))
+        return True  # our file is correctly shaped but not the genuine one, so its md5 differs
+
+    monkeypatch.setattr(file_utils, "urlretrieve", no_network)
+    monkeypatch.setattr(file_utils, "validate_file", accept_known_hash)
+    model = backbones.build_transfer_model("VGG16", 3, 32, weights="imagenet")
+    np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], expected)
+    assert checked == [(str(cached), "6d6bbae143d832006294945121d1f1fc")]  # Keras verifies the cache
+
+
+def test_imagenet_cache_with_a_wrong_hash_would_download(tmp_path, monkeypatch):
+    """Keras checks the cached file's md5: a corrupt/foreign file triggers a re-download."""
+    from keras.src.backend import config
+    from keras.src.utils import file_utils
+
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path))
+    _write_fake_imagenet_weights(backbones.imagenet_cache_path("VGG16"))
+    attempts = []
+
+    def no_network(origin, *args, **kwargs):
+        attempts.append(origin)
+        raise OSError("offline")
+
+    monkeypatch.setattr(file_utils, "urlretrieve", no_network)
+    with pytest.raises(Exception, match="offline|URL fetch failure"):
+        backbones.build_transfer_model("VGG16", 3, 32, weights="imagenet")
+    assert attempts and attempts[0].endswith("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
+
+
+def test_local_weights_path_is_accepted(tmp_path):
+    path = tmp_path / "vgg16_notop.h5"
+    expected = _write_fake_imagenet_weights(path, seed=7)
+    model = backbones.build_transfer_model("VGG16", 3, 32, weights=path)
+    np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], expected)
