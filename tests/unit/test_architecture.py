@@ -1,0 +1,162 @@
+"""Unit tests of helpers.architecture: spec parser, CNN/ResNet builders, experiment families."""
+
+import numpy as np
+import pytest
+
+from helpers import architecture as A
+from helpers import runs
+
+
+# --------------------------------------------------------------------------- parser
+def test_parse_spec_all_tokens():
+    layers = A.parse_spec("[32C3-P2]-[24C5S2-BN]-D45-GAP-512-D3")
+    kinds = [layer.kind for layer in layers]
+    assert kinds == ["conv", "pool", "conv", "batchnorm", "dropout", "gap", "dense", "dropout"]
+    assert (layers[0].filters, layers[0].kernel, layers[0].stride) == (32, 3, 1)
+    assert (layers[2].filters, layers[2].kernel, layers[2].stride) == (24, 5, 2)
+    assert layers[1].pool == 2
+    assert layers[4].rate == pytest.approx(0.45)
+    assert layers[7].rate == pytest.approx(0.3)
+    assert layers[6].units == 512
+    assert [layer.position for layer in layers] == list(range(1, 9))
+
+
+def test_parse_spec_is_case_and_space_tolerant():
+    assert A.parse_spec(" 32c3 - p2 - 64 ") == A.parse_spec("32C3-P2-64")
+    assert A.parse_spec("16C3-D0")[1].rate == 0.0
+    assert A.parse_spec("16C3-D05")[1].rate == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("32C3-PX-512", r"bad token 'PX' at position 2 \(character 6\).*expected NNCk"),
+    ("32C3-P2-512-64C3", r"bad token '64C3' at position 4 .*before the features are flattened"),
+    ("32C3--P2", r"bad token '' at position 2 .*empty token"),
+    ("32C3-0", r"position 2 .*at least one unit"),
+    ("32C0", r"position 1 .*must be >= 1"),
+    ("32C3-GAP-F", r"position 3 .*already flat"),
+    ("[32C3-P2", r"unbalanced brackets"),
+    ("", r"non-empty string"),
+])
+def test_parse_spec_bad_tokens(spec, match):
+    with pytest.raises(ValueError, match=match):
+        A.parse_spec(spec)
+
+
+def test_spec_output_shape_and_too_many_pools():
+    assert A.spec_output_shape("32C3-P2-64C3S2", (32, 32, 3)) == (8, 8, 64)
+    assert A.spec_output_shape("32C3-P2-F", (32, 32, 3)) == (16 * 16 * 32,)
+    assert A.spec_output_shape("32C3-P2-100", (32, 32, 3)) == (100,)
+    with pytest.raises(ValueError, match=r"token 'P2' at position 3 pools a 1x1 feature map"):
+        A.spec_output_shape("P2-P2-P2", (4, 4, 3))
+
+
+# --------------------------------------------------------------------------- builders
+def test_build_cnn_multiclass():
+    model = A.build_cnn("[8C3-P2]-[16C3-P2]-32-D3", (16, 16, 3), num_classes=3)
+    assert model.output_shape == (None, 3)
+    assert model.layers[-1].activation.__name__ == "softmax"
+    assert model.loss == "sparse_categorical_crossentropy"
+    # params: conv 3*3*3*8+8, conv 3*3*8*16+16, dense 4*4*16*32+32, output 32*3+3
+    assert model.count_params() == 224 + 1168 + 8224 + 99
+
+
+@pytest.mark.parametrize("num_classes, binary", [(1, None), (2, True)])
+def test_build_cnn_binary(num_classes, binary):
+    model = A.build_cnn("8C3-P2", (8, 8, 3), num_classes=num_classes, binary=binary)
+    assert model.output_shape == (None, 1)
+    assert model.layers[-1].activation.__name__ == "sigmoid"
+    assert model.loss == "binary_crossentropy"
+
+
+def test_output_config_errors():
+    assert A.output_config(2)["units"] == 2
+    with pytest.raises(ValueError, match="binary=True needs num_classes 1 or 2, got 3"):
+        A.output_config(3, binary=True)
+    with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+        A.output_config(0)
+
+
+def test_build_cnn_augment_and_strided():
+    model = A.build_cnn("8C5S2-BN-GAP", (16, 16, 3), 3, augment=True, compile=False)
+    names = [layer.name for layer in model.layers]
+    assert "augmentation" in names
+    assert model.get_layer("conv01_8c5s2").strides == (2, 2)
+
+
+def test_build_resnet_shapes():
+    model = A.build_resnet((16, 16, 3), 4, blocks_per_stage=1, base_filters=4)
+    assert model.output_shape == (None, 4)
+    assert model.name == "resnet8"
+    assert any(layer.name.endswith("_add") for layer in model.layers)
+    with pytest.raises(ValueError, match="num_classes >= 2"):
+        A.build_resnet((16, 16, 3), 1)
+
+
+def test_binary_training_and_predict_classes():
+    from helpers import env
+
+    env.seed_everything(0)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 60, size=(32, 8, 8, 3)).astype("uint8")
+    y = np.repeat([0, 1], 16)
+    x[y == 1] += 150  # bright = class 1
+    model = A.build_cnn("4C3-GAP", (8, 8, 3), 2, binary=True, learning_rate=0.05)
+    model.fit(x, y, epochs=15, batch_size=8, verbose=0)
+    pred = A.predict_classes(model, x)
+    assert pred.shape == (32,) and set(pred) <= {0, 1}
+    assert (pred == y).mean() >= 0.9
+
+
+# --------------------------------------------------------------------------- families
+def test_families_build_and_have_expected_sizes():
+    sizes = {name: len(v) for name, v in A.FAMILIES.items()}
+    assert sizes == {"depth": 3, "feature_maps": 5, "dense": 7, "dropout": 9, "advanced": 4}
+    for variants in A.FAMILIES.values():
+        for variant in variants:
+            A.spec_output_shape(variant.spec, (32, 32, 3))
+    assert A.family_variants("depth", ["(C-P)x2"])[0].spec == "[32C3-P2]-[64C3-P2]-512-D3"
+    with pytest.raises(ValueError, match="unknown family 'width'"):
+        A.family_variants("width")
+    with pytest.raises(ValueError, match=r"no variant\(s\) \['x'\]"):
+        A.family_variants("depth", ["x"])
+
+
+def test_custom_variants():
+    variants = A.custom_variants(["16C3-P2-32", "8C3-GAP +aug"])
+    assert [v.augment for v in variants] == [False, True]
+    assert variants[1].spec == "8C3-GAP"
+    with pytest.raises(ValueError, match="bad token 'Q2'"):
+        A.custom_variants(["16C3-Q2"])
+
+
+def _tiny_data():
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1, 2], 6)
+    x = rng.integers(0, 255, size=(18, 8, 8, 3)).astype("uint8")
+    return {"train": (x, y), "val": (x[::2], y[::2])}
+
+
+def test_run_family_writes_resumes_and_is_reproducible(tmp_path):
+    run = runs.open_run(tmp_path / "r1")
+    variants = A.custom_variants(["4C3-P2-8", "4C3-GAP"])
+    data = _tiny_data()
+    res = A.run_family(run, "custom", variants, data, seeds=[0], epochs=2, batch_size=6, progress=False)
+    assert len(res) == 2 and {"val_accuracy", "params", "seconds_per_epoch", "split", "averaging"} <= set(res.columns)
+    unit = run.path / "cnn_architecture/custom/4C3-P2-8/seed0"
+    assert (unit / "_COMPLETE.json").exists()
+    history = run.read_csv("cnn_architecture/custom/4C3-P2-8/seed0/history.csv")
+    assert list(history.columns[:5]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    assert "lr" in history and history["lr"].iloc[1] == pytest.approx(1e-3 * 0.95)
+    # resume: a completed unit is loaded, not retrained
+    (unit / "history.csv").write_text((unit / "history.csv").read_text())
+    again = A.run_family(run, "custom", variants, data, seeds=[0], epochs=2, batch_size=6, progress=False)
+    assert again["val_accuracy"].tolist() == res["val_accuracy"].tolist()
+    # same seed in a fresh run -> same numbers
+    other = runs.open_run(tmp_path / "r2")
+    fresh = A.run_family(other, "custom", variants, data, seeds=[0], epochs=2, batch_size=6, progress=False)
+    np.testing.assert_allclose(fresh["val_accuracy"], res["val_accuracy"])
+    table = A.family_table(res)
+    assert table["variant"].tolist() == ["4C3-P2-8", "4C3-GAP"]
+    assert "±" in table["val accuracy"].iloc[0]
+    curves, bands = A.family_curves(run, "custom", variants, [0])
+    assert len(curves["4C3-GAP"]) == 2 and bands["4C3-GAP"].tolist() == [0.0, 0.0]
