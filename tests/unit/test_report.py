@@ -1,0 +1,212 @@
+"""The report on constructed run directories: partial runs, corrupt artifacts, publishing."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from helpers import report as rp  # noqa: E402
+from helpers import runs  # noqa: E402
+
+
+def _history(n=5, gap=0.0):
+    return pd.DataFrame({"epoch": range(1, n + 1), "loss": [1.0, 0.6, 0.45, 0.42, 0.41][:n],
+                         "val_loss": [1.0, 0.65, 0.5, 0.47, 0.465][:n],
+                         "accuracy": [0.5, 0.75, 0.85, 0.86, 0.87][:n],
+                         "val_accuracy": [0.5 - gap, 0.73, 0.83, 0.84, 0.85 - gap][:n]})
+
+
+def _gridsearch(run, variant, label, score, sd=0.02):
+    rel = f"tabular/gridsearch/{variant}/{label}"
+    run.write_json(f"{rel}/best_params.json", {
+        "best_params": {"model__neurons": 30, "epochs": 5}, "scoring": "average_precision", "best_score": score,
+        "cv": {"average_precision": {"mean": score, "std": sd}}, "split": "val",
+        "averaging": "mean and SD over 3 stratified CV folds"})
+    run.write_json(f"{rel}/test_scores.json", {"label": label, "variant": variant, "split": "test",
+                                               "averaging": "binary", "n_rows": 50, "average_precision": score - 0.05,
+                                               "f1": score - 0.1})
+    run.write_csv(f"{rel}/history.csv", _history())
+    run.mark_complete(rel)
+
+
+def _banana(run, backbone, mode, seed, acc):
+    rel = f"banana/{backbone}/{mode}/seed{seed}"
+    run.write_json(f"{rel}/metrics.json", {"split": "test", "averaging": "mean over images",
+                                           "test": {"accuracy": acc, "loss": 1 - acc, "macro_f1": acc - 0.02},
+                                           "seconds_per_epoch": 1.5, "ms_per_sample": 2.0, "params": 1234,
+                                           "device": "CPU (2 cores)"})
+    run.write_csv(f"{rel}/history.csv", _history())
+    run.mark_complete(rel)
+
+
+@pytest.fixture
+def run(tmp_path):
+    r = runs.create_run(run_id="r1", profile="smoke", root=tmp_path,
+                        parameters={"argv": ["--profile", "smoke"], "profile": "smoke"})
+    r.record_notebook("01_breathing_eda", status="completed", seconds=4.0,
+                      parameters={"data_path": None, "data_fraction": 0.05, "test_size": 0.2})
+    r.record_notebook("03_gridsearch-up", status="completed", seconds=10.0, parameters={"label": "up"})
+    return r
+
+
+def _full_tabular(run):
+    run.write_csv("tabular/eda/class_counts.csv", pd.DataFrame({"label": ["normal", "deep", "quick"],
+                                                                  "count": [800, 100, 50]}))
+    for variant, base in (("original", 0.5), ("up", 0.7)):
+        for label, shift in (("deep", 0.0), ("quick", 0.1)):
+            _gridsearch(run, variant, label, base + shift)
+
+
+def test_partial_run_reports_missing_tracks_as_not_run(run):
+    _full_tabular(run)
+    rep = rp.build_report(run.path)
+    assert rep.section("tabular").status == "ok"
+    for key in ("images", "cnn_architecture", "imbalanced"):
+        assert rep.section(key).status == rp.NOT_RUN
+    winners = rep.facts["tabular_winners"].set_index("label")
+    assert winners.loc["deep", "winner"] == "up"
+    assert winners.loc["quick", "score"] == pytest.approx(0.8)
+    md = rep.to_markdown()
+    assert "*not run*" in md
+    assert "0.800 ± 0.020" in md                    # quick/up: val mean ± SD
+    assert "validation folds" in md and "(test)" in md
+    assert "normal" in md and "16.0:1" in md         # imbalance ratio 800/50
+    assert rep.problems == []
+
+
+def test_empty_run_builds_and_says_nothing_ran(run):
+    rep = rp.build_report(run.path)
+    assert all(rep.section(k).status == rp.NOT_RUN for k in ("tabular", "images", "cnn_architecture", "imbalanced"))
+    assert "No results in this run yet" in rep.section("highlights").text[0]
+    path = rp.write_report(rep, run)
+    assert path == run.path / "report" / "report.md"
+    assert "Wall time per notebook execution" in path.read_text()
+
+
+def test_images_and_family_tracks(run):
+    for mode, base in (("frozen", 0.6), ("finetune", 0.9)):
+        for seed, d in ((0, 0.0), (1, 0.01), (2, -0.01)):
+            _banana(run, "vgg16", mode, seed, base + d)
+    for variant, val in (("baseline", 0.5), ("class_weights", 0.7)):
+        for seed in (0, 1):
+            rel = f"imbalanced/weights/{variant}/seed{seed}"
+            run.write_json(f"{rel}/summary.json", {"variant": variant, "seed": seed,
+                                                   "val_macro_f1": val + 0.01 * seed, "split": "val"})
+            run.write_csv(f"{rel}/history.csv", _history())
+            run.mark_complete(rel)
+    rep = rp.build_report(run.path)
+    images = rep.section("images")
+    caption, table = images.tables[0]
+    assert "mean ± SD over seeds" in caption
+    row = table.set_index("mode").loc["finetune"]
+    assert row["test accuracy"] == "0.900 ± 0.010" and row["n (seeds)"] == 3
+    assert rep.facts["images_best"][:2] == ("vgg16", "finetune")
+    assert any(v.verdict == "differ" and "fine-tuned is higher" in v.sentence for v in images.verdicts)
+    ablation = rep.section("imbalanced")
+    assert any("class_weights" in v.sentence and v.verdict == "differ" for v in ablation.verdicts)
+    assert "CPU (2 cores)" in rep.to_markdown()
+    md = rp.write_report(rep, run).read_text()
+    for name, _fig, _cap in images.figures:
+        assert (run.path / "report" / "figures" / f"{name}.png").exists()
+        assert f"figures/{name}.png" in md
+
+
+def test_corrupt_and_partial_artifacts_give_messages_naming_the_file(run):
+    _full_tabular(run)
+    (run.path / "tabular/gridsearch/up/deep/test_scores.json").write_text("{not json")
+    run.dir("tabular", "gridsearch", "down", "deep")            # no _COMPLETE.json marker
+    (run.path / "tabular/eda/class_counts.csv").write_text("")  # empty CSV
+    run.write_csv("banana/vgg16/frozen/seed0/history.csv", pd.DataFrame({"loss": [1.0]}))
+    run.mark_complete("banana/vgg16/frozen/seed0")
+    rep = rp.build_report(run.path)
+    problems = "\n".join(rep.problems)
+    assert "tabular/gridsearch/up/deep/test_scores.json" in problems and "not valid JSON" in problems
+    assert "tabular/gridsearch/down/deep` has no `_COMPLETE.json` marker" in problems
+    assert "tabular/eda/class_counts.csv` could not be read as CSV" in problems
+    assert "banana/vgg16/frozen/seed0/history.csv` lacks column(s) ['val_loss']" in problems
+    md = rep.to_markdown()
+    assert "**Problem:**" in md and "test_scores.json" in md
+
+
+def test_keras_architecture_reads_config_without_tensorflow(tmp_path):
+    import zipfile
+
+    config = {"class_name": "Sequential", "config": {"layers": [
+        {"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, 4]}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 8, "activation": "relu",
+                                           "kernel_initializer": {"class_name": "HeNormal"}}},
+        {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.2}}]},
+        "compile_config": {"loss": "binary_crossentropy", "metrics": ["accuracy"],
+                           "optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.001}}}}
+    path = tmp_path / "m.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", json.dumps(config))
+    layers, compiled = rp.keras_architecture(path)
+    assert list(layers["type"]) == ["InputLayer", "Dense", "Dropout"]
+    assert "units=8" in layers.loc[1, "settings"] and "init=HeNormal" in layers.loc[1, "settings"]
+    assert compiled == {"loss": "binary_crossentropy", "optimizer": "Adam", "metrics": ["accuracy"],
+                        "learning_rate": 0.001}
+    (tmp_path / "bad.keras").write_text("nope")
+    with pytest.raises(ValueError, match="bad.keras is not a readable .keras model file"):
+        rp.keras_architecture(tmp_path / "bad.keras")
+
+
+README = """# Title
+
+Intro text.
+
+## Results
+
+<!-- RESULTS:START -->
+old results
+<!-- RESULTS:END -->
+
+## After
+tail text
+"""
+
+
+def test_publish_rewrites_only_between_markers(run, tmp_path):
+    _full_tabular(run)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "README.md").write_text(README)
+    out = rp.publish(run.path, repo)
+    text = (repo / "README.md").read_text()
+    before, rest = text.split(rp.RESULTS_START)
+    inside, after = rest.split(rp.RESULTS_END)
+    assert before == README.split(rp.RESULTS_START)[0]
+    assert after == README.split(rp.RESULTS_END)[1]
+    assert "old results" not in inside
+    assert "run `r1`" in inside and "**`smoke`**" in inside
+    assert "embedded synthetic breathing" in inside
+    assert "python -m helpers.pipeline --profile smoke" in inside and "--profile full" in inside
+    assert out["images"] and all(p.exists() and p.parent == repo / "images" for p in out["images"])
+    for p in out["images"]:
+        assert f"images/{p.name}" in inside
+    assert (run.path / "report" / "report.md").exists()
+
+
+def test_publish_without_markers_is_an_error_and_writes_nothing(run, tmp_path):
+    repo = tmp_path / "repo2"
+    repo.mkdir()
+    (repo / "README.md").write_text("# no markers\n")
+    with pytest.raises(ValueError, match="must contain <!-- RESULTS:START -->"):
+        rp.publish(run.path, repo)
+    assert (repo / "README.md").read_text() == "# no markers\n"
+    assert not (run.path / "report").exists()
+
+
+def test_main_cli(run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DL_RUNS_DIR", str(run.path.parent))
+    assert rp.main([]) == 0                       # latest run
+    assert (run.path / "report" / "report.md").exists()
+    assert rp.main(["r1"]) == 0                   # by run id
+    assert rp.main([str(tmp_path / "nowhere")]) == 2
+    assert "is not a run directory" in capsys.readouterr().err
