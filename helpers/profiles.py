@@ -98,6 +98,8 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
                  "jitter": 0.01, "max_rounds": 20, "validation_size": 0.15, "seeds": [0, 1, 2, 3, 4],
                  "epochs": 20, "batch_size": 32, "neurons": 60, "dropout": 0.2, "learning_rate": 0.001},
     },
+    # ----------------------------------------------------------------- 09 results report
+    "09_results_report": _same(show_figures=True),
     # 03-09: filled in by their tracks.
 }
 
@@ -106,6 +108,34 @@ REPEATS: dict[str, dict[str, list[dict[str, Any]]]] = {}
 # 03_gridsearch runs once per data variant of the brief (original, UP, DOWN, UP & DOWN).
 REPEATS["03_gridsearch"] = {
     p: [{"label": v, "variant": v} for v in ("original", "up", "down", "updown")] for p in PROFILES
+}
+
+# 05_banana_transfer: one execution per backbone (both modes inside). smoke/demo use small images
+# and random weights (CPU); full uses the brief's 224 px, ImageNet weights, 3 seeds, 30 epochs.
+_BANANA_COMMON = {"data_dir": None, "max_per_class": None, "test_size": 0.3, "val_size": 0.3,
+                  "modes": ["frozen", "finetune"], "dropout": 0.3, "learning_rate": 1e-3,
+                  "augment": True, "feature_cache": True}
+PARAMETERS["05_banana_transfer"] = {
+    "smoke": {**_BANANA_COMMON, "backbone": "VGG16", "image_size": 32, "n_per_class": 10, "epochs": 1,
+              "fine_tune_epochs": 1, "seeds": [0], "batch_size": 16, "weights": None,
+              "fine_tune_learning_rate": 1e-4},
+    "demo": {**_BANANA_COMMON, "backbone": "VGG16", "image_size": 64, "n_per_class": 60, "epochs": 8,
+             "fine_tune_epochs": 3, "seeds": [0, 1], "batch_size": 32, "weights": None,
+             "fine_tune_learning_rate": 1e-4},
+    "full": {**_BANANA_COMMON, "backbone": "VGG16", "image_size": 224, "n_per_class": 200, "epochs": 30,
+             "fine_tune_epochs": 30, "seeds": [0, 1, 2], "batch_size": 32, "weights": "imagenet",
+             "fine_tune_learning_rate": 1e-5},
+}
+_ALL_BACKBONES = ("VGG16", "ResNet50V2", "Xception", "InceptionV3")
+REPEATS["05_banana_transfer"] = {
+    "smoke": [{"label": b, "backbone": b} for b in _ALL_BACKBONES],
+    "demo": [{"label": b, "backbone": b} for b in _ALL_BACKBONES],
+    "full": [{"label": b, "backbone": b} for b in _ALL_BACKBONES],
+}
+PARAMETERS["06_gradcam"] = {
+    "smoke": {"n_images": 2, "backbones": None, "alpha": 0.4},
+    "demo": {"n_images": 4, "backbones": None, "alpha": 0.4},
+    "full": {"n_images": 6, "backbones": None, "alpha": 0.4},
 }
 
 
