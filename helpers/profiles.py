@@ -47,9 +47,9 @@ def _same(**params: Any) -> dict[str, dict[str, Any]]:
 PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
     # ----------------------------------------------------------------- 00 primer
     "00_primer": {
-        "smoke": {"epochs": 2, "n_samples": 300},
-        "demo": {"epochs": 5, "n_samples": 1000},
-        "full": {"epochs": 10, "n_samples": 2000},
+        "smoke": {"epochs": 2, "n_samples": 300, "folds": 3},
+        "demo": {"epochs": 10, "n_samples": 1000, "folds": 5},
+        "full": {"epochs": 20, "n_samples": 2000, "folds": 5},
     },
     # ----------------------------------------------------------------- 01 EDA
     "01_breathing_eda": {
