@@ -34,7 +34,7 @@ from .evaluation import format_mean_sd, summarize_mean_sd
 from .verdicts import Verdict, compare_to_baseline, differ_beyond_sd, fit_verdict, winner_per_label
 
 __all__ = [
-    "Section", "Report", "build_report", "write_report", "publish", "main",
+    "Section", "Report", "build_report", "write_report", "publish", "main", "show",
     "load_manifest", "load_tabular", "load_images", "load_architecture", "load_imbalanced",
     "markdown_table", "keras_architecture", "NOT_RUN",
     "RESULTS_START", "RESULTS_END",
@@ -526,7 +526,11 @@ def _mean_sd_table(frame, by: list[str], metrics: list[str], labels: dict[str, s
     table = summary[by].copy()
     for m in metrics:
         name = (labels or {}).get(m, m)
-        table[name] = [format_mean_sd(a, b, digits) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_sd"])]
+        means, sds = summary[f"{m}_mean"], summary[f"{m}_sd"]
+        if (sds.fillna(0) == 0).all() and (means.dropna() == means.dropna().round()).all():
+            table[name] = [int(a) if a == a else None for a in means]  # constant integers (e.g. parameters)
+        else:
+            table[name] = [format_mean_sd(a, b, digits) for a, b in zip(means, sds)]
     table["n (seeds)"] = summary["n"].astype(int)
     return pd.DataFrame(table), summary
 
@@ -731,8 +735,8 @@ def section_images(data: dict, facts: dict) -> Section:
                 labels[col] = label
         if chosen:
             table, summary = _mean_sd_table(seeds, ["backbone", "mode"], chosen, labels)
-            s.table("Backbone x mode on the **test** split (loss: mean cross-entropy; accuracy over images; "
-                    "macro-F1 unweighted over classes), **mean ± SD over seeds** (n per row); s/epoch averaged "
+            s.table("Backbone x mode on the test split (loss: mean cross-entropy; accuracy over images; "
+                    "macro-F1 unweighted over classes), mean ± SD over seeds (n per row); s/epoch averaged "
                     "over epochs excluding the first; inference batched after warm-up on the same test images", table)
             facts["images_summary"] = summary
             acc = next((c for c in chosen if labels[c] == "test accuracy"), None)
@@ -1099,6 +1103,28 @@ def write_report(report: Report, run: runs.Run | str | os.PathLike | None = None
                 run.save_figure(rel, fig)
                 plt.close(fig)
     return run.write_text("report/report.md", report.to_markdown("figures"))
+
+
+def show(report: Report, key: str, figures: bool = True) -> None:
+    """Display one section in a notebook: its markdown, tables (as DataFrames), verdicts and figures."""
+    from IPython.display import Image, Markdown, display
+
+    section = report.section(key)
+    if section.status == NOT_RUN:
+        display(Markdown(f"**{section.title}**: *{NOT_RUN}*" + (f" ({section.text[0]})" if section.text else "")))
+        return
+    parts = [f"> **Problem:** {p}" for p in section.problems] + section.text
+    if parts:
+        display(Markdown("\n\n".join(parts)))
+    for caption, frame in section.tables:
+        display(Markdown(f"**{caption}**"))
+        display(frame)
+    if section.verdicts:
+        display(Markdown("\n".join(f"- {v.sentence}" for v in section.verdicts)))
+    if figures:
+        for _name, fig, caption in section.figures:
+            display(Markdown(f"*{caption}*"))
+            display(Image(filename=str(fig)) if isinstance(fig, (str, os.PathLike)) else fig)
 
 
 # =============================================================================== publishing
