@@ -336,6 +336,12 @@ def load_tabular(run_path: str | os.PathLike) -> dict:
         return out
     eda = base / "eda" / "class_counts.csv"
     out["class_counts"] = _read_csv(eda, probs, root) if eda.exists() else None
+    out["eda_tables"] = {}
+    for p in sorted((base / "eda").glob("*.csv")) if (base / "eda").is_dir() else []:
+        if p.name != "class_counts.csv":
+            frame = _read_csv(p, probs, root)
+            if frame is not None and len(frame) <= 40:
+                out["eda_tables"][p.stem] = frame
     out["upsampling"] = {}
     for p in sorted((base / "upsampling").glob("*.csv")) if (base / "upsampling").is_dir() else []:
         frame = _read_csv(p, probs, root)
@@ -421,8 +427,12 @@ def load_images(run_path: str | os.PathLike) -> dict:
             if obj is None:
                 continue
             prefix = "" if js.stem in ("metrics", "summary") else f"{js.stem}."
-            row.update(_numeric_items(obj, prefix))
+            flat = obj.get("row") if isinstance(obj, dict) and isinstance(obj.get("row"), dict) else obj
+            row.update({k: v for k, v in _numeric_items(obj, prefix).items() if k not in row})
+            if flat is not obj:
+                row.update(_numeric_items(flat))  # the one-row summary 05 writes ("row")
             texts.setdefault((backbone, mode), {}).update(_text_items(obj))
+            texts[(backbone, mode)].update(_text_items(flat))
         for model_file in folder.glob("*.keras"):
             models.setdefault((backbone, mode), model_file)
             row.setdefault("model_mb", model_file.stat().st_size / 1e6)
@@ -432,14 +442,22 @@ def load_images(run_path: str | os.PathLike) -> dict:
             frame = _read_csv(h, probs, root, required=("loss", "val_loss"))
             if frame is not None:
                 histories.setdefault((backbone, mode), []).append(frame)
+                acc = _accuracy_column(frame)
+                if acc and len(frame):
+                    row["train_accuracy_final"] = float(frame[acc].iloc[-1])
     out["seeds"] = pd.DataFrame(rows)
     out["texts"] = texts
     out["histories"] = histories
     out["models"] = models
-    out["summaries"] = {}
+    out["summaries"], out["splits"] = {}, {}
     for p in sorted(base.glob("*/*.csv")) + sorted(base.glob("*.csv")) if base.is_dir() else []:
+        if p.name == "split.csv":  # one row per image: shown as counts per split and class
+            frame = _read_csv(p, probs, root, required=("split",))
+            if frame is not None:
+                out["splits"][p.parent.name] = frame
+            continue
         frame = _read_csv(p, probs, root)
-        if frame is not None:
+        if frame is not None and len(frame) <= 60:
             out["summaries"][_rel(p, root)] = frame
     out["figures"] = [p for p in _pngs(base)]
     return out
@@ -624,6 +642,8 @@ def section_tabular(data: dict, manifest: dict, facts: dict) -> Section:
                 facts["tabular_imbalance"] = (str(series.idxmax()), str(series.idxmin()), ratio)
                 s.note(f"Imbalance: the largest class `{series.idxmax()}` has {int(series.max())} rows, "
                        f"the smallest `{series.idxmin()}` {int(series.min())} (ratio {ratio:.1f}:1).")
+    for name, frame in data.get("eda_tables", {}).items():
+        s.table(f"EDA: `{name}`", frame)
     for name, frame in data.get("upsampling", {}).items():
         s.table(f"Upsampling: `{name}` (counts per class before/after; resampling on the train split only)", frame)
     search = data.get("search")
@@ -674,7 +694,7 @@ def section_tabular(data: dict, manifest: dict, facts: dict) -> Section:
         s.table(f"Retraining / synthesis: `{caption}`", frame)
         _retrain_verdicts(frame, s, facts)
     for png in data.get("figures", []):
-        if "confusion" in png.name.lower() or "comparison" in png.name.lower():
+        if any(k in png.name.lower() for k in ("confusion", "comparison", "before_after")):
             s.figure(f"tabular_{png.stem}", png, f"{png.stem.replace('_', ' ')} (from `{png.parent.name}/`)")
     return s
 
@@ -706,9 +726,11 @@ def _retrain_verdicts(frame, s: Section, facts: dict) -> None:
 
 
 IMAGE_METRICS = {
-    "test.accuracy": "test accuracy", "test_accuracy": "test accuracy", "accuracy": "test accuracy",
-    "test.loss": "test loss", "test_loss": "test loss", "loss": "test loss",
-    "test.macro_f1": "test macro-F1", "test_macro_f1": "test macro-F1", "macro_f1": "test macro-F1",
+    "accuracy": "test accuracy", "test.accuracy": "test accuracy", "test_accuracy": "test accuracy",
+    "loss": "test loss", "test.loss": "test loss", "test_loss": "test loss",
+    "macro_f1": "test macro-F1", "test.macro_f1": "test macro-F1", "test_macro_f1": "test macro-F1",
+    "val_accuracy": "val accuracy", "val.accuracy": "val accuracy",
+    "train_accuracy_final": "train accuracy (final epoch)",
     "seconds_per_epoch": "s/epoch (excl. first)", "mean_epoch_seconds": "s/epoch (excl. first)",
     "epoch_seconds": "s/epoch (excl. first)",
     "ms_per_sample": "inference ms/image", "inference.ms_per_sample": "inference ms/image",
@@ -735,9 +757,11 @@ def section_images(data: dict, facts: dict) -> Section:
                 labels[col] = label
         if chosen:
             table, summary = _mean_sd_table(seeds, ["backbone", "mode"], chosen, labels)
-            s.table("Backbone x mode on the test split (loss: mean cross-entropy; accuracy over images; "
-                    "macro-F1 unweighted over classes), mean ± SD over seeds (n per row); s/epoch averaged "
-                    "over epochs excluding the first; inference batched after warm-up on the same test images", table)
+            s.table("Backbone x mode, mean ± SD over seeds (n per row). Split in each column name: test = the "
+                    "held-out test images (loss: mean cross-entropy; accuracy over images; macro-F1 unweighted over "
+                    "classes), val = validation, train = last training epoch; s/epoch averaged over epochs "
+                    "excluding the first of each phase; inference ms per image batched after warm-up on the same "
+                    "test images", table)
             facts["images_summary"] = summary
             acc = next((c for c in chosen if labels[c] == "test accuracy"), None)
             if acc:
@@ -761,8 +785,16 @@ def section_images(data: dict, facts: dict) -> Section:
         facts.setdefault("devices", set()).update(devices)
         if devices:
             s.note("Timings measured on: " + ", ".join(sorted(devices)) + ".")
-    for caption, frame in (data.get("summaries") or {}).items():
-        s.table(f"Summary written by the notebook: `{caption}`", frame)
+    for backbone, frame in list((data.get("splits") or {}).items())[:1]:
+        label_col = next((c for c in ("label", "class", "class_name", "y") if c in frame.columns), None)
+        if label_col:
+            counts = pd.crosstab(frame[label_col], frame["split"])
+            counts.columns = [str(c) for c in counts.columns]
+            s.table(f"Images per class and split (from `banana/{backbone}/split.csv`; every backbone uses the "
+                    "same split of the same images)", counts.reset_index())
+    if seeds is None or not len(seeds):
+        for caption, frame in (data.get("summaries") or {}).items():
+            s.table(f"Summary written by the notebook: `{caption}`", frame)
     rows = []
     for (backbone, mode), frames in sorted((data.get("histories") or {}).items()):
         mean = _mean_history(frames)
@@ -780,7 +812,9 @@ def section_images(data: dict, facts: dict) -> Section:
         s.table("Fit verdicts on the seed-averaged curves (train vs validation split)", vt)
     for png in data.get("figures", []):
         if "confusion" in png.name.lower():
-            s.figure(f"images_{png.parent.name}_{png.stem}", png, f"{png.stem.replace('_', ' ')} ({_rel(png.parent, png.parents[2])})")
+            where = _rel(png.parent, png.parents[2]) if len(png.parents) > 2 else png.parent.name
+            s.figure("images_" + where.replace("/", "_") + f"_{png.stem}", png,
+                     f"{png.stem.replace('_', ' ')} of the best seed, test split ({where})")
     for png in data.get("gradcam", [])[:6]:
         s.figure(f"gradcam_{png.stem}", png, f"Grad-CAM: {png.stem.replace('_', ' ')} (test images)")
     if not data.get("gradcam"):
