@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["gradcam_heatmap", "overlay", "select_right_wrong", "gradcam_grid"]
+__all__ = ["gradcam_heatmap", "overlay", "select_right_wrong", "gradcam_grid", "best_models", "load_test_split",
+           "explain_best_model"]
 
 
 def gradcam_heatmap(model, image, last_conv_layer: str, class_index: int | None = None) -> np.ndarray:
@@ -111,3 +112,101 @@ def gradcam_grid(model, images, preprocessed, indices, last_conv_layer, titles, 
     if not overlays:
         return None
     return show_images(np.stack(overlays), titles, ncols=ncols, size=2.2, suptitle=suptitle)
+
+
+# --------------------------------------------------------------------------- notebook 06
+def best_models(run, backbones=None):
+    """The best trained model of each backbone in a run (highest test accuracy, then lowest loss).
+
+    Parameters
+    ----------
+    run : helpers.runs.Run
+        A run in which ``05_banana_transfer`` wrote ``banana/<backbone>/<mode>/seed<k>/``.
+    backbones : list of str, optional
+        Restrict to these backbones (default: every backbone found).
+
+    Returns
+    -------
+    DataFrame
+        One row per backbone: backbone, mode, seed, split (test), accuracy, loss, macro_f1, unit.
+    """
+    import pandas as pd
+
+    root = run.path / "banana"
+    found = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    wanted = list(backbones) if backbones else found
+    missing = [b for b in wanted if b not in found]
+    if not found or missing:
+        raise FileNotFoundError(f"no trained models for {missing or 'any backbone'} in {root}; "
+                                f"found {found or 'none'}: run 05_banana_transfer into this run first")
+    rows = []
+    for backbone in wanted:
+        for marker in sorted((root / backbone).glob("*/seed*/_COMPLETE.json")):
+            unit = marker.parent.relative_to(run.path)
+            row = run.read_json(unit / "metrics.json")["row"]
+            rows.append({k: row[k] for k in ("backbone", "mode", "seed", "split", "accuracy", "loss", "macro_f1")}
+                        | {"unit": str(unit)})
+    if not rows:
+        raise FileNotFoundError(f"no completed model folders under {root}; run 05_banana_transfer first")
+    frame = pd.DataFrame(rows).sort_values(["backbone", "accuracy", "loss"], ascending=[True, False, True])
+    return frame.groupby("backbone", sort=False).head(1).reset_index(drop=True)
+
+
+def load_test_split(run, backbone: str):
+    """The test images of ``backbone`` exactly as 05 used them (paths from ``split.csv``).
+
+    Returns
+    -------
+    (uint8 array N x H x W x 3, int labels, class_names)
+    """
+    from .images import read_image
+
+    info = run.read_json(f"banana/{backbone}/data.json")
+    split = run.read_csv(f"banana/{backbone}/split.csv")
+    test = split[split["split"] == "test"]
+    if test.empty:
+        raise ValueError(f"banana/{backbone}/split.csv has no test rows")
+    size = int(info["image_size"])
+    x = np.stack([read_image(p, size)[0] for p in test["path"]])
+    return x, test["label"].to_numpy(dtype=np.int64), list(info["class_names"])
+
+
+def explain_best_model(run, row, n_images: int = 4, alpha: float = 0.4, seed: int | None = 0) -> dict:
+    """Grad-CAM figures (right and wrong test predictions) for one row of :func:`best_models`.
+
+    Saves ``gradcam/<backbone>_right.png`` and ``gradcam/<backbone>_wrong.png`` in the run.
+
+    Returns
+    -------
+    dict
+        ``backbone``, ``mode``, ``seed``, ``n_test``, ``n_right``, ``n_wrong`` (shown),
+        ``matches_stored`` (predictions equal to those 05 stored -- same split, same model),
+        ``figures`` (list of Matplotlib figures) and ``files`` (saved PNGs).
+    """
+    import keras
+
+    from .backbones import get_backbone
+    from .training import predict_proba
+
+    spec = get_backbone(row["backbone"])
+    model = keras.models.load_model(run.path / row["unit"] / "model.keras")
+    x, y, class_names = load_test_split(run, spec.name)
+    pre = spec.preprocess_input(x)
+    y_pred = predict_proba(model, x, spec.preprocess_input).argmax(axis=1)
+    stored = run.read_csv(f"{row['unit']}/predictions.csv")
+    right, wrong = select_right_wrong(y, y_pred, n_images, seed=seed)
+    out = {"backbone": spec.name, "mode": row["mode"], "seed": int(row["seed"]), "n_test": int(len(y)),
+           "n_right": int(len(right)), "n_wrong": int(len(wrong)),
+           "matches_stored": bool(np.array_equal(stored["y_pred"].to_numpy(), y_pred)), "figures": [], "files": []}
+    for kind, idx in (("right", right), ("wrong", wrong)):
+        titles = [f"true: {class_names[y[i]]}\npred: {class_names[y_pred[i]]}" for i in idx]
+        fig = gradcam_grid(model, x, pre, idx, spec.last_conv_layer, titles, alpha=alpha,
+                           suptitle=f"{spec.name} {row['mode']} seed {row['seed']}: {kind} test predictions")
+        if fig is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)  # shown where the caller wants it (display(fig)), not twice
+            out["figures"].append(fig)
+            out["files"].append(str(run.save_figure(f"gradcam/{spec.name}_{kind}.png", fig)))
+    keras.backend.clear_session()
+    return out

@@ -128,7 +128,9 @@ PARAMETERS["05_banana_transfer"] = {
 }
 _ALL_BACKBONES = ("VGG16", "ResNet50V2", "Xception", "InceptionV3")
 REPEATS["05_banana_transfer"] = {
-    "smoke": [{"label": b, "backbone": b} for b in _ALL_BACKBONES],
+    # smoke runs VGG16 only: on 2 CPU cores InceptionV3/Xception alone take ~1 min (graph building and
+    # tracing); every backbone is still built and checked by tests/unit/test_backbones.py.
+    "smoke": [{"label": "VGG16", "backbone": "VGG16"}],
     "demo": [{"label": b, "backbone": b} for b in _ALL_BACKBONES],
     "full": [{"label": b, "backbone": b} for b in _ALL_BACKBONES],
 }

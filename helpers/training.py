@@ -18,6 +18,8 @@ __all__ = [
     "predict_proba",
     "evaluate_classifier",
     "train_transfer",
+    "run_transfer_experiment",
+    "summarize_transfer",
 ]
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
@@ -253,3 +255,113 @@ def train_transfer(backbone, mode, splits, num_classes, *, image_size, weights=N
         fine = fit_model(model, train_ds, val_ds, epochs=fine_tune_epochs, initial_epoch=done, verbose=verbose)
         history = pd.concat([history, _phase(fine, "finetune")], ignore_index=True)
     return model, history
+
+
+# --------------------------------------------------------------------------- notebook 05 recipe
+def _model_size_mb(path) -> float:
+    import os
+
+    return os.path.getsize(path) / 2**20
+
+
+def run_transfer_experiment(run, backbone, modes, seeds, splits, class_names, *, image_size, weights=None,
+                            epochs=5, fine_tune_epochs=5, batch_size=32, learning_rate=1e-3,
+                            fine_tune_learning_rate=1e-5, dropout=0.3, augment=True, feature_cache=True,
+                            verbose=0, progress=True) -> pd.DataFrame:
+    """Train/evaluate every (mode, seed) of one backbone into ``run``, resuming finished ones.
+
+    Per unit ``banana/<backbone>/<mode>/seed<k>/`` it writes ``history.csv``, ``metrics.json``
+    (split=test, with the val metrics alongside), ``predictions.csv`` (test), ``model.keras`` and
+    marks the folder complete; a complete folder is loaded instead of retrained. ``finetune``
+    starts from the ``frozen`` model of the same seed when that mode is run too.
+
+    The frozen mode trains on cached base features (no augmentation) when ``feature_cache`` is
+    True, else on augmented images when ``augment`` is True. The fine-tune phase uses
+    ``augment``.
+
+    Returns
+    -------
+    DataFrame
+        One row per (mode, seed): test accuracy/loss/macro_f1, val accuracy, mean epoch seconds
+        (first epoch of each phase excluded), inference ms per image, parameter count, model MB.
+    """
+    import keras
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    from . import backbones
+    from .evaluation import inference_time_per_sample
+    from .runs import atomic_path
+
+    tf.get_logger().setLevel("ERROR")  # no retracing warnings between the many small fits
+    spec = backbones.get_backbone(backbone)
+    bad = [m for m in modes if m not in backbones.MODES]
+    if bad or not modes:
+        raise ValueError(f"modes {list(modes)!r} not valid; expected a non-empty list of {', '.join(backbones.MODES)}")
+    if not seeds:
+        raise ValueError("seeds is empty; expected at least one integer seed")
+    order = [m for m in backbones.MODES if m in modes]  # frozen first: finetune starts from it
+    x_te, y_te = splits["test"]
+    x_te_pre = spec.preprocess_input(x_te)
+    rows = []
+    units = [(mode, int(s)) for mode in order for s in seeds]
+    for mode, seed in tqdm(units, desc=spec.name, disable=not progress):
+        unit = f"banana/{spec.name}/{mode}/seed{seed}"
+        if run.is_complete(unit):
+            rows.append(run.read_json(f"{unit}/metrics.json")["row"])
+            continue
+        start_model = start_history = None
+        frozen_unit = f"banana/{spec.name}/frozen/seed{seed}"
+        if mode == "finetune" and "frozen" in order and run.is_complete(frozen_unit):
+            start_model = keras.models.load_model(run.path / frozen_unit / "model.keras")
+            start_history = run.read_csv(f"{frozen_unit}/history.csv")
+        model, history = train_transfer(
+            spec.name, mode, splits, len(class_names), image_size=image_size, weights=weights, epochs=epochs,
+            fine_tune_epochs=fine_tune_epochs, batch_size=batch_size, learning_rate=learning_rate,
+            fine_tune_learning_rate=fine_tune_learning_rate, dropout=dropout,
+            augment=augment if mode == "finetune" else (augment and not feature_cache),
+            feature_cache=feature_cache, seed=seed, start_model=start_model, start_history=start_history,
+            verbose=verbose)
+        test = evaluate_classifier(model, x_te, y_te, class_names, spec.preprocess_input, batch_size, "test")
+        val = evaluate_classifier(model, *splits["val"], class_names, spec.preprocess_input, batch_size, "val")
+        timing = inference_time_per_sample(model, x_te_pre, batch_size=batch_size)
+        run.write_csv(f"{unit}/history.csv", history)
+        run.write_csv(f"{unit}/predictions.csv", pd.DataFrame(
+            {"split": "test", "index": np.arange(len(y_te)), "y_true": y_te, "y_pred": test["y_pred"],
+             **{f"p_{c}": test["proba"][:, i] for i, c in enumerate(class_names)}}))
+        target = run.file(f"{unit}/model.keras")
+        compile_model(model, learning_rate)  # a fresh, unbuilt optimizer: the file holds no optimizer state
+        with atomic_path(target) as tmp:
+            model.save(tmp)
+        row = {"backbone": spec.name, "mode": mode, "seed": seed, "split": "test",
+               "accuracy": test["accuracy"], "loss": test["loss"], "macro_f1": test["macro_f1"],
+               "val_accuracy": val["accuracy"], "val_loss": val["loss"],
+               "epochs": int(len(history)), "mean_epoch_seconds": mean_epoch_seconds(history),
+               "inference_ms_per_image": timing["ms_per_sample"], "device": timing["device"],
+               "params": int(model.count_params()),
+               "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+               "model_mb": _model_size_mb(target)}
+        if "feature_seconds" in history:
+            row["feature_seconds"] = float(history["feature_seconds"].dropna().iloc[0])
+        drop = ("y_pred", "proba")
+        run.write_json(f"{unit}/metrics.json", {
+            "split": "test", "averaging": test["averaging"], "row": row,
+            "test": {k: v for k, v in test.items() if k not in drop},
+            "val": {k: v for k, v in val.items() if k not in drop}, "inference": timing})
+        run.mark_complete(unit, accuracy=test["accuracy"])
+        rows.append(row)
+        keras.backend.clear_session()
+    return pd.DataFrame(rows)
+
+
+def summarize_transfer(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and SD over seeds per (backbone, mode) of the test metrics and timings (split=test)."""
+    from .evaluation import summarize_mean_sd
+
+    metrics = ["accuracy", "loss", "macro_f1", "mean_epoch_seconds", "inference_ms_per_image"]
+    summary = summarize_mean_sd(results, ["backbone", "mode"], metrics)
+    summary.insert(2, "split", "test")
+    summary.insert(3, "averaging", "mean and sample SD over seeds")
+    for col in ("params", "model_mb", "device"):
+        summary[col] = results.groupby(["backbone", "mode"], sort=False)[col].first().to_numpy()
+    return summary
