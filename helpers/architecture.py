@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,6 @@ __all__ = [
     "run_family",
     "family_table",
     "family_curves",
-    "EpochSeconds",
 ]
 
 TOKEN_HELP = ("expected NNCk (conv, e.g. 32C3), NNCkSs (strided conv, e.g. 32C5S2), Pn (max-pool, e.g. P2), "
@@ -399,24 +397,6 @@ def custom_variants(specs: list[str] | None) -> list[Variant]:
 
 
 # --------------------------------------------------------------------------- training
-def EpochSeconds():
-    """A Keras callback that records the wall-clock seconds of each epoch in ``.seconds``."""
-    import keras
-
-    class _EpochSeconds(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._start)
-
-    return _EpochSeconds()
-
-
 @dataclass
 class _Data:
     x_train: np.ndarray
@@ -438,12 +418,16 @@ def _unpack(data: dict, num_classes: int | None) -> _Data:
 
 def train_variant(run, relpath: str, variant: Variant, data: dict, seed: int, epochs: int,
                   batch_size: int = 32, learning_rate: float = 1e-3, lr_schedule: str = "exponential",
-                  num_classes: int | None = None, binary: bool | None = None, family: str = "") -> dict:
+                  num_classes: int | None = None, binary: bool | None = None, family: str = "",
+                  strategy="auto") -> dict:
     """Train one (variant, seed) into ``run/relpath`` or load it when that unit is complete.
 
     Writes ``history.csv`` (epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds) and
     ``summary.json`` (final-epoch train/val accuracy, best val accuracy, parameters, seconds per
     epoch; ``split`` and ``averaging`` say what the numbers are), then marks the folder complete.
+
+    ``strategy`` is passed to :func:`helpers.training.get_strategy` ("auto": MirroredStrategy when
+    more than one GPU is visible); the model is built inside its scope.
 
     Returns
     -------
@@ -453,14 +437,16 @@ def train_variant(run, relpath: str, variant: Variant, data: dict, seed: int, ep
     import pandas as pd
 
     from . import env, imbalance
+    from .training import EpochTimer, get_strategy
 
     if run.is_complete(relpath):
         return run.read_json(f"{relpath}/summary.json")
     d = _unpack(data, num_classes)
     env.seed_everything(int(seed))
-    model = build_cnn(variant.spec, d.x_train.shape[1:], d.num_classes, augment=variant.augment,
-                      binary=binary, learning_rate=learning_rate, seed=int(seed), name=variant.slug)
-    timer = EpochSeconds()
+    with get_strategy(strategy).scope():
+        model = build_cnn(variant.spec, d.x_train.shape[1:], d.num_classes, augment=variant.augment,
+                          binary=binary, learning_rate=learning_rate, seed=int(seed), name=variant.slug)
+    timer = EpochTimer()
     callbacks = [timer]
     lr_cb = imbalance.lr_callback(lr_schedule, learning_rate, epochs)
     if lr_cb is not None:
@@ -497,7 +483,7 @@ def train_variant(run, relpath: str, variant: Variant, data: dict, seed: int, ep
 def run_family(run, family: str, variants: list[Variant], data: dict, seeds: list[int], epochs: int,
                batch_size: int = 32, learning_rate: float = 1e-3, lr_schedule: str = "exponential",
                num_classes: int | None = None, binary: bool | None = None, root: str = "cnn_architecture",
-               progress: bool = True):
+               progress: bool = True, strategy="auto"):
     """Train every (variant, seed) of a family (resuming finished units) and save the results.
 
     Artifacts: ``<root>/<family>/<variant>/seed<k>/{history.csv, summary.json}`` and
@@ -520,7 +506,7 @@ def run_family(run, family: str, variants: list[Variant], data: dict, seeds: lis
     for variant, seed in tqdm(jobs, desc=family, disable=not progress, leave=False):
         rel = f"{root}/{family}/{variant.slug}/seed{seed}"
         rows.append(train_variant(run, rel, variant, data, seed, epochs, batch_size, learning_rate,
-                                  lr_schedule, num_classes, binary, family=family))
+                                  lr_schedule, num_classes, binary, family=family, strategy=strategy))
     results = pd.DataFrame(rows)
     run.write_csv(f"{root}/{family}/results.csv", results)
     return results

@@ -34,6 +34,12 @@ __all__ = [
     "clahe_white_balance",
     "PREPROCESSING",
     "preprocess_images",
+    "ABLATION_VARIANTS",
+    "ablation_config",
+    "train_ablation_variant",
+    "run_ablation",
+    "ablation_table",
+    "per_class_f1",
 ]
 
 
@@ -376,3 +382,181 @@ def preprocess_images(images, method: str | None) -> np.ndarray:
     if method == "clahe_wb":
         return clahe_white_balance(images)
     raise ValueError(f"unknown preprocessing {method!r}; expected one of {', '.join(PREPROCESSING)}")
+
+
+# --------------------------------------------------------------------------- ablation (notebook 08)
+#: Each variant is the baseline plus ONE technique, so its row in the table shows that technique's effect.
+ABLATION_VARIANTS: dict[str, dict] = {
+    "baseline": {},
+    "+frequency weights": {"class_weights": "frequency"},
+    "+effective-number weights": {"class_weights": "effective"},
+    "+label smoothing (labels)": {"smoothing_labels": True},
+    "+label smoothing (loss)": {"smoothing_loss": True},
+    "+LR step decay": {"lr_schedule": "step"},
+    "+LR polynomial decay": {"lr_schedule": "polynomial"},
+    "+CLAHE/WB": {"preprocess": "clahe_wb"},
+}
+
+_ABLATION_DEFAULTS = {"class_weights": None, "smoothing_labels": False, "smoothing_loss": False,
+                      "lr_schedule": "constant", "preprocess": None}
+
+
+def ablation_config(name: str) -> dict:
+    """The full settings of an ablation variant (the baseline's values plus the variant's change)."""
+    if name not in ABLATION_VARIANTS:
+        raise ValueError(f"unknown ablation variant {name!r}; expected some of {list(ABLATION_VARIANTS)}")
+    return {**_ABLATION_DEFAULTS, **ABLATION_VARIANTS[name]}
+
+
+def _slug(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "variant"
+
+
+def train_ablation_variant(run, relpath: str, variant: str, hdf5_path, seed: int, epochs: int,
+                           batch_size: int = 32, learning_rate: float = 1e-3, beta: float = 0.999,
+                           smoothing: float = 0.1, polynomial_power: float = 2.5, tail_fraction: float = 1 / 3,
+                           blocks_per_stage: int = 1, base_filters: int = 16, strategy="auto") -> dict:
+    """Train the small ResNet with one ablation ``variant`` on the HDF5 long-tailed data.
+
+    Training streams the ``train`` split from the HDF5 file (:func:`helpers.longtail.hdf5_dataset`),
+    validation uses ``val``, the reported metrics use ``test``. A unit that is complete is loaded.
+
+    Writes ``history.csv``, ``metrics.json`` (test accuracy, macro-F1, tail recall, with ``split`` and
+    ``averaging``) and ``per_class.csv`` (train count, precision, recall, F1 per class), then marks
+    ``relpath`` complete.
+
+    Returns
+    -------
+    dict
+        The metrics.
+    """
+    import keras
+    import pandas as pd
+
+    from . import env, evaluation, longtail
+    from .architecture import build_resnet
+    from .training import EpochTimer, get_strategy
+
+    config = ablation_config(variant)
+    if run.is_complete(relpath):
+        return run.read_json(f"{relpath}/metrics.json")
+    class_names = longtail.hdf5_class_names(hdf5_path)
+    k = len(class_names)
+    _, y_train = longtail.read_hdf5(hdf5_path, "train")
+    counts = class_counts(y_train, k)
+    x_test, y_test = longtail.read_hdf5(hdf5_path, "test")
+    pre = (lambda x: preprocess_images(x, config["preprocess"])) if config["preprocess"] else None
+    eps_labels = smoothing if config["smoothing_labels"] else 0.0
+    train = longtail.hdf5_dataset(hdf5_path, "train", batch_size, shuffle=True, seed=seed, preprocess=pre,
+                                  num_classes=k, label_smoothing=eps_labels)
+    val = longtail.hdf5_dataset(hdf5_path, "val", batch_size, preprocess=pre, num_classes=k)
+    env.seed_everything(int(seed))
+    with get_strategy(strategy).scope():
+        model = build_resnet(x_test.shape[1:], k, blocks_per_stage=blocks_per_stage, base_filters=base_filters)
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing if config["smoothing_loss"] else 0.0)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+    weights = class_weights(counts, config["class_weights"], beta=beta)
+    timer = EpochTimer()
+    options = {"power": polynomial_power} if config["lr_schedule"] == "polynomial" else {}
+    callbacks = [timer] + [cb for cb in [lr_callback(config["lr_schedule"], learning_rate, epochs, **options)] if cb]
+    hist = model.fit(train, validation_data=val, epochs=int(epochs), verbose=0, callbacks=callbacks,
+                     class_weight=class_weight_dict(weights), shuffle=False)  # the stream shuffles itself
+    history = pd.DataFrame(hist.history).rename(columns={"learning_rate": "lr"})
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    history["seconds"] = timer.seconds
+    run.write_csv(f"{relpath}/history.csv", history)
+
+    x_eval = pre(x_test) if pre else x_test
+    y_pred = model.predict(x_eval, batch_size=64, verbose=0).argmax(axis=-1)
+    m = evaluation.classification_metrics(y_test, y_pred, class_names)
+    tail = longtail.tail_classes(counts, tail_fraction)
+    recalls = np.array([m["per_class"][class_names[c]]["recall"] for c in range(k)])
+    metrics = {
+        "variant": variant, "seed": int(seed), "epochs": int(epochs),
+        "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "tail_recall": float(recalls[tail].mean()),
+        "balanced_accuracy": m["balanced_accuracy"],
+        "tail_classes": [class_names[c] for c in tail],
+        "split": "test",
+        "averaging": "accuracy: over samples; macro_f1: unweighted mean over classes; "
+                     "tail_recall: unweighted mean recall over the tail classes",
+        "config": config, "beta": beta, "smoothing": smoothing, "learning_rate": learning_rate,
+        "class_weights": None if weights is None else weights.round(4).tolist(),
+        "seconds_per_epoch": float(np.mean(timer.seconds[1:] or timer.seconds)),
+    }
+    per_class = pd.DataFrame([{"class": name, "train_count": int(counts[c]), **m["per_class"][name]}
+                              for c, name in enumerate(class_names)])
+    per_class["split"], per_class["averaging"] = "test", "per class"
+    run.write_csv(f"{relpath}/per_class.csv", per_class)
+    run.write_json(f"{relpath}/metrics.json", metrics)
+    run.mark_complete(relpath, macro_f1=metrics["macro_f1"])
+    return metrics
+
+
+def run_ablation(run, variants: Sequence[str], hdf5_path, seeds: Sequence[int], epochs: int,
+                 root: str = "imbalanced", progress: bool = True, **options):
+    """Train every (variant, seed) with :func:`train_ablation_variant`, resuming finished units.
+
+    Artifacts: ``<root>/<variant>/seed<k>/...`` and ``<root>/results.csv`` (one row per variant and
+    seed; columns ``split`` = test and ``averaging``). ``options`` go to :func:`train_ablation_variant`.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    for name in variants:
+        ablation_config(name)  # unknown names fail before any training
+    if not seeds:
+        raise ValueError("seeds must list at least one seed")
+    jobs = [(v, s) for v in variants for s in seeds]
+    rows = []
+    for variant, seed in tqdm(jobs, desc="ablation", disable=not progress, leave=False):
+        metrics = train_ablation_variant(run, f"{root}/{_slug(variant)}/seed{seed}", variant, hdf5_path,
+                                         seed, epochs, **options)
+        rows.append({k: metrics[k] for k in ("variant", "seed", "accuracy", "macro_f1", "tail_recall",
+                                             "balanced_accuracy", "seconds_per_epoch", "split", "averaging")})
+    results = pd.DataFrame(rows)
+    run.write_csv(f"{root}/results.csv", results)
+    return results
+
+
+def ablation_table(results, digits: int = 3):
+    """Mean ± SD over seeds of test accuracy, macro-F1 and tail recall, one row per variant."""
+    import pandas as pd
+
+    from .evaluation import format_mean_sd, summarize_mean_sd
+
+    metrics = ["accuracy", "macro_f1", "tail_recall"]
+    s = summarize_mean_sd(results, "variant", metrics)
+    table = pd.DataFrame({"variant": s["variant"]})
+    for m in metrics:
+        table[f"test {m.replace('_', ' ')}"] = [format_mean_sd(a, b, digits) for a, b in zip(s[f"{m}_mean"], s[f"{m}_sd"])]
+    table["seeds"] = s["n"]
+    for m in metrics:
+        table[f"{m}_mean"] = s[f"{m}_mean"]
+    return table
+
+
+def per_class_f1(run, variants: Sequence[str], seeds: Sequence[int], root: str = "imbalanced"):
+    """Test F1 per class (mean over seeds), classes sorted from most to least frequent in training.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index = class (head first), columns ``train_count`` and one column per variant.
+    """
+    import pandas as pd
+
+    frames = []
+    for variant in variants:
+        for seed in seeds:
+            frame = run.read_csv(f"{root}/{_slug(variant)}/seed{seed}/per_class.csv")
+            frames.append(frame.assign(variant=variant, seed=seed))
+    allf = pd.concat(frames)
+    table = allf.pivot_table(index=["class", "train_count"], columns="variant", values="f1", aggfunc="mean")
+    table = table.reset_index().sort_values(["train_count", "class"], ascending=[False, True]).set_index("class")
+    return table[["train_count"] + [v for v in variants]]

@@ -324,6 +324,9 @@ def hdf5_dataset(path: str | os.PathLike, split: str, batch_size: int = 32, shuf
 
     ds = tf.data.Dataset.from_generator(generate, output_signature=(
         tf.TensorSpec(shape=(None, *shape), dtype=tf.uint8), tf.TensorSpec(shape=(None,), dtype=tf.int64)))
+    block_lengths = [min(int(block_size), n - start) for start in range(0, n, int(block_size))]
+    n_batches = sum(-(-length // int(batch_size)) for length in block_lengths)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(n_batches))  # Keras then knows the epoch length
     if num_classes:
         k, eps = int(num_classes), float(label_smoothing)
 

@@ -175,3 +175,39 @@ def test_preprocess_images_dispatch_and_errors():
         im.clahe(x.astype(np.float32))
     with pytest.raises(ValueError, match=r"shape \(N, H, W, 3\)"):
         im.grey_world_white_balance(np.zeros((4, 4), np.uint8))
+
+
+# --------------------------------------------------------------------------- ablation
+def test_ablation_config_and_unknown_variant():
+    assert im.ablation_config("baseline")["lr_schedule"] == "constant"
+    assert im.ablation_config("+effective-number weights")["class_weights"] == "effective"
+    with pytest.raises(ValueError, match="unknown ablation variant 'mixup'"):
+        im.ablation_config("mixup")
+
+
+@pytest.mark.slow
+def test_run_ablation_tiny(tmp_path):
+    from helpers import longtail, runs
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], [12, 6, 3])
+    x = rng.integers(0, 255, size=(len(y), 8, 8, 3)).astype(np.uint8)
+    yt = np.repeat([0, 1, 2], 3)
+    xt = rng.integers(0, 255, size=(9, 8, 8, 3)).astype(np.uint8)
+    path = longtail.write_hdf5(tmp_path / "lt.h5", {"train": (x, y), "val": (xt, yt), "test": (xt, yt)},
+                               ["head", "mid", "tail"])
+    run = runs.open_run(tmp_path / "run")
+    variants = ["baseline", "+CLAHE/WB"]
+    res = im.run_ablation(run, variants, path, seeds=[0], epochs=1, batch_size=8, base_filters=2, progress=False)
+    assert res["variant"].tolist() == variants
+    assert set(res["split"]) == {"test"}
+    assert res[["accuracy", "macro_f1", "tail_recall"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert run.is_complete("imbalanced/baseline/seed0")
+    metrics = run.read_json("imbalanced/baseline/seed0/metrics.json")
+    assert metrics["tail_classes"] == ["tail"] and metrics["split"] == "test"
+    again = im.run_ablation(run, variants, path, seeds=[0], epochs=1, batch_size=8, base_filters=2, progress=False)
+    assert again.equals(res)  # resumed from the completed units
+    table = im.ablation_table(res)
+    assert list(table.columns[:4]) == ["variant", "test accuracy", "test macro f1", "test tail recall"]
+    f1 = im.per_class_f1(run, variants, [0])
+    assert f1.index.tolist() == ["head", "mid", "tail"] and f1["train_count"].tolist() == [12, 6, 3]

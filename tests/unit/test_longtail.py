@@ -114,3 +114,10 @@ def test_write_hdf5_bad_input(tmp_path):
     with pytest.raises(ValueError, match=r"labels must be in \[0, 2\)"):
         lt.write_hdf5(tmp_path / "b.h5", {"train": (x, y)}, ["a", "b"])
     assert not (tmp_path / "b.h5").exists()
+
+
+def test_hdf5_stream_knows_its_length(tmp_path):
+    x, y = _data()
+    path = lt.write_hdf5(tmp_path / "c.h5", {"train": (x, y)}, ["a", "b", "c"])
+    ds = lt.hdf5_dataset(path, "train", batch_size=7, block_size=16)  # blocks 16,16,16,12 -> 3+3+3+2
+    assert int(ds.cardinality()) == 11 == len(list(ds))
