@@ -140,6 +140,40 @@ PARAMETERS["06_gradcam"] = {
     "full": {"n_images": 6, "backbones": None, "alpha": 0.4},
 }
 
+# 07_cnn_architecture: from-scratch CNN families (depth, feature maps, dense, dropout, advanced).
+# custom_specs: a student's own spec strings (a "custom" family); class_subset: e.g. two class
+# names for the binary (sigmoid) case.
+_CNN_COMMON = {"data_dir": None, "max_per_class": None, "test_size": 0.3, "val_size": 0.3,
+               "custom_specs": [], "class_subset": None, "learning_rate": 1e-3,
+               "lr_schedule": "exponential", "strategy": "auto"}
+_CNN_FAMILIES = ["depth", "feature_maps", "dense", "dropout", "advanced"]
+PARAMETERS["07_cnn_architecture"] = {
+    "smoke": {**_CNN_COMMON, "n_per_class": 20, "image_size": 32, "families": ["depth"], "seeds": [0],
+              "epochs": 1, "batch_size": 16},
+    "demo": {**_CNN_COMMON, "n_per_class": 150, "image_size": 32, "families": _CNN_FAMILIES, "seeds": [0, 1],
+             "epochs": 6, "batch_size": 32},
+    "full": {**_CNN_COMMON, "n_per_class": 200, "image_size": 64, "families": _CNN_FAMILIES,
+             "seeds": [0, 1, 2], "epochs": 30, "batch_size": 32},
+}
+
+# 08_imbalanced_training: long-tailed train split in HDF5, ResNet ablation (one technique at a time).
+_ALL_ABLATION = ["baseline", "+frequency weights", "+effective-number weights", "+label smoothing (labels)",
+                 "+label smoothing (loss)", "+LR step decay", "+LR polynomial decay", "+CLAHE/WB"]
+_IMB_COMMON = {"data_dir": None, "max_per_class": None, "test_size": 0.3, "val_size": 0.3,
+               "beta": 0.99, "smoothing": 0.1, "polynomial_power": 2.5, "tail_fraction": 1 / 3,
+               "learning_rate": 1e-3, "strategy": "auto"}
+PARAMETERS["08_imbalanced_training"] = {
+    "smoke": {**_IMB_COMMON, "n_per_class": 30, "image_size": 24, "imbalance_ratio": 5.0,
+              "variants": ["baseline", "+effective-number weights"], "seeds": [0], "epochs": 1,
+              "batch_size": 16, "blocks_per_stage": 1, "base_filters": 8},
+    "demo": {**_IMB_COMMON, "n_per_class": 200, "image_size": 32, "imbalance_ratio": 10.0,
+             "variants": _ALL_ABLATION, "seeds": [0, 1], "epochs": 10, "batch_size": 32,
+             "blocks_per_stage": 1, "base_filters": 16},
+    "full": {**_IMB_COMMON, "n_per_class": 200, "image_size": 64, "imbalance_ratio": 10.0,
+             "variants": _ALL_ABLATION, "seeds": [0, 1, 2], "epochs": 40, "batch_size": 32,
+             "blocks_per_stage": 3, "base_filters": 16},
+}
+
 
 def check_profile(profile: str) -> str:
     """Return ``profile`` if it is known, else raise an error listing the known ones."""
