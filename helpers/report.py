@@ -574,10 +574,16 @@ def _data_source(manifest: dict) -> dict[str, str]:
             tab_path = p["data_path"]
     out = {}
     if tab_keys:
-        frac = _param(manifest, "01", "data_fraction", _param(manifest, "02", "data_fraction"))
+        fracs: dict[str, list[str]] = {}
+        for k, p in _notebook_params(manifest, "0"):
+            if k[:2] in ("01", "02", "03", "04") and p.get("data_fraction") is not None:
+                fracs.setdefault(str(p["data_fraction"]), [])
+                if k[:2] not in fracs[str(p["data_fraction"])]:
+                    fracs[str(p["data_fraction"])].append(k[:2])
+        frac = ", ".join(f"{f} in {'/'.join(nbs)}" for f, nbs in fracs.items())
         out["tabular"] = (f"your CSV `{tab_path}`" if tab_path else
                           "the embedded synthetic breathing-pattern data (`helpers.breathing`, generated "
-                          f"deterministically by seed{'' if frac is None else f', data_fraction={frac}'})")
+                          f"deterministically by seed{f'; data_fraction {frac}' if frac else ''})")
     if img_keys:
         out["images"] = (f"your image folder `{img_dir}`" if img_dir else
                          "the embedded synthetic banana images (`helpers.images`, drawn deterministically by seed)")
@@ -645,7 +651,8 @@ def section_tabular(data: dict, manifest: dict, facts: dict) -> Section:
     for name, frame in data.get("eda_tables", {}).items():
         s.table(f"EDA: `{name}`", frame)
     for name, frame in data.get("upsampling", {}).items():
-        s.table(f"Upsampling: `{name}` (counts per class before/after; resampling on the train split only)", frame)
+        s.table(f"Upsampling: `{name}` (the split column says which rows are counted; resampling is applied to "
+                "the train split only)", frame)
     search = data.get("search")
     if search is not None and len(search):
         scoring = str(search["scoring"].iloc[0])
