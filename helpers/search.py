@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import math
 import numbers
 import time
@@ -448,6 +449,7 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
         return _run_fast(X, y, grid=grid, cv=cv, variant=variant, delta=delta, scoring=scoring, seed=seed,
                          store_dir=store_dir, progress=progress, n_splits=n_splits)
 
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # one retracing warning per new model is expected
     combos = _grid_combinations(grid)
     folds = list(cv.split(X, y))
     digest = _data_digest(X, y)

@@ -1,0 +1,405 @@
+"""Best variant per label, model-guided synthesis of minority rows, and the three-way retraining comparison.
+
+Notebook 04 reads what ``03_gridsearch`` stored for the four variants and:
+
+1. :func:`collect_variant_scores` / :func:`choose_variants` -- one row per (label, variant) with the CV score
+   (mean ± SD over validation folds) and the held-out test score; the chosen variant per label is the one with
+   the best **CV** score (the test split never chooses anything);
+2. :func:`synthesize_to_majority` -- for every minority label, candidate rows are made from that label's real
+   training rows (interpolation between a row and one of its nearest same-label neighbours, plus a little
+   Gaussian jitter); a candidate is kept only when the label's chosen one-vs-rest model gives it a probability
+   of at least ``threshold``; this repeats until the label has as many rows as the majority label;
+3. :func:`retrain_comparison` -- the multi-class network trained on (a) the original imbalanced rows,
+   (b) random oversampling, (c) model-guided synthesis, over several seeds, scored on the untouched test split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .sampling import VARIANTS, check_variant
+
+__all__ = [
+    "STRATEGIES", "collect_variant_scores", "choose_variants", "load_chosen_models", "interpolation_candidates",
+    "synthesize_label", "synthesize_to_majority", "random_oversample", "train_multiclass",
+    "retrain_comparison", "comparison_table", "check_split_matches",
+]
+
+STRATEGIES = ("original", "random_oversampling", "model_guided_synthesis")
+
+
+# --------------------------------------------------------------------------- reading 03's results
+def collect_variant_scores(run, labels: Sequence[str], variants: Sequence[str] = VARIANTS):
+    """One row per (label, variant) from ``tabular/gridsearch/<variant>/<label>/``.
+
+    Parameters
+    ----------
+    run : helpers.runs.Run
+        The run that ``03_gridsearch`` wrote into.
+    labels : sequence of str
+        Labels to collect.
+    variants : sequence of str
+        Variants to compare (each one of original, up, down, updown).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``label, variant, scoring, cv_mean, cv_sd, cv_split, test_score, test_f1, test_accuracy,
+        test_split, best_params``. Raises ``FileNotFoundError`` naming the missing folder and the variant
+        to run when a label has no finished search for a requested variant.
+    """
+    import pandas as pd
+
+    if not variants:
+        raise ValueError(f"variants must list at least one of {', '.join(VARIANTS)}")
+    for v in variants:
+        check_variant(v)
+    rows, missing = [], []
+    for label in labels:
+        for variant in variants:
+            rel = f"tabular/gridsearch/{variant}/{label}"
+            if not run.is_complete(rel):
+                missing.append(rel)
+                continue
+            best = run.read_json(f"{rel}/best_params.json")
+            test = run.read_json(f"{rel}/test_scores.json")
+            metric = best["scoring"]
+            rows.append({
+                "label": label, "variant": variant, "scoring": metric,
+                "cv_mean": best["cv"][metric]["mean"], "cv_sd": best["cv"][metric]["std"], "cv_split": "val",
+                "test_score": test[metric], "test_f1": test["f1"], "test_accuracy": test["accuracy"],
+                "test_split": test.get("split", "test"), "best_params": best["best_params"],
+                "split_fingerprint": best.get("split_fingerprint"),
+            })
+    if missing:
+        raise FileNotFoundError(
+            f"no finished grid search in {run.path} for: {', '.join(missing[:6])}"
+            f"{' ...' if len(missing) > 6 else ''}; run 03_gridsearch with those variants first "
+            f"(or pass variants= with the ones you ran)"
+        )
+    return pd.DataFrame(rows)
+
+
+def check_split_matches(scores, fingerprint: str) -> None:
+    """Raise ``ValueError`` when 03 searched on a different train/test split than the one rebuilt here."""
+    stored = {f for f in scores["split_fingerprint"].dropna().unique()}
+    if stored and stored != {fingerprint}:
+        raise ValueError(
+            "the train/test split rebuilt here differs from the one 03_gridsearch used "
+            f"(fingerprints {sorted(stored)} vs {fingerprint}); use the same data_path, data_fraction, "
+            "test_size and seed in 03 and 04"
+        )
+
+
+def choose_variants(scores, tolerance: float = 0.0):
+    """The best variant per label by mean CV score, with a one-line reason.
+
+    Ties (CV means within ``tolerance``) go to the variant with fewer training rows (the order
+    original, up, down, updown). The test score is not used to choose.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``label, chosen_variant, cv_mean, cv_sd, test_score, reason`` (one row per label).
+    """
+    import pandas as pd
+
+    order = {v: i for i, v in enumerate(VARIANTS)}
+    rows = []
+    for label, group in scores.groupby("label", sort=False):
+        group = group.assign(_order=group["variant"].map(order))
+        top = group["cv_mean"].max()
+        best = group[group["cv_mean"] >= top - tolerance].sort_values("_order").iloc[0]
+        others = group[group["variant"] != best["variant"]].sort_values("cv_mean", ascending=False)
+        metric = best["scoring"]
+        reason = f"highest mean CV {metric} {best['cv_mean']:.3f} ± {best['cv_sd']:.3f}"
+        if len(others):
+            runner = others.iloc[0]
+            reason += f" (next: {runner['variant']} {runner['cv_mean']:.3f} ± {runner['cv_sd']:.3f})"
+            if abs(runner["cv_mean"] - best["cv_mean"]) <= max(best["cv_sd"], runner["cv_sd"]):
+                reason += "; the difference is within one SD, so the choice is not clear-cut"
+        rows.append({"label": label, "chosen_variant": best["variant"], "cv_mean": best["cv_mean"],
+                     "cv_sd": best["cv_sd"], "test_score": best["test_score"], "scoring": metric,
+                     "reason": reason})
+    return pd.DataFrame(rows)
+
+
+def load_chosen_models(run, choices) -> dict:
+    """``{label: fitted scikeras estimator}`` of each label's chosen variant (from ``model.pkl``)."""
+    from .search import load_estimator
+
+    return {row.label: load_estimator(Path(run.path) / f"tabular/gridsearch/{row.chosen_variant}/{row.label}")
+            for row in choices.itertuples()}
+
+
+# --------------------------------------------------------------------------- synthesis
+def interpolation_candidates(X_label, n: int, rng: np.random.Generator, k_neighbors: int = 5,
+                             jitter: float = 0.01) -> np.ndarray:
+    """``n`` candidate rows made from one label's real rows.
+
+    Each candidate is ``a + u * (b - a) + noise``: ``a`` a random row of the label, ``b`` one of its
+    ``k_neighbors`` nearest rows of the same label, ``u ~ Uniform(0, 1)`` and ``noise ~ Normal(0, jitter)``
+    per feature. With a single row only the jitter varies.
+
+    Parameters
+    ----------
+    X_label : array (n_rows, n_features)
+        The label's real training rows.
+    n : int
+        Number of candidates.
+    rng : numpy Generator
+    k_neighbors : int
+        Neighbours to interpolate towards (capped at the label's rows - 1).
+    jitter : float
+        SD of the Gaussian noise (in feature units); 0 = pure interpolation.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n, n_features)
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    X_label = np.asarray(X_label, dtype=np.float32)
+    if X_label.ndim != 2 or len(X_label) == 0:
+        raise ValueError(f"X_label must be a non-empty 2-D array, got shape {X_label.shape}")
+    if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int) or k_neighbors < 1:
+        raise ValueError(f"k_neighbors must be an integer >= 1, got {k_neighbors!r}")
+    if not np.isfinite(jitter) or jitter < 0:
+        raise ValueError(f"jitter must be a finite non-negative number, got {jitter!r}")
+    base = rng.integers(0, len(X_label), size=n)
+    if len(X_label) > 1:
+        k = min(k_neighbors, len(X_label) - 1)
+        neighbours = NearestNeighbors(n_neighbors=k + 1).fit(X_label).kneighbors(X_label, return_distance=False)
+        partner = neighbours[base, rng.integers(1, k + 1, size=n)]
+        u = rng.uniform(0, 1, size=(n, 1)).astype(np.float32)
+        out = X_label[base] + u * (X_label[partner] - X_label[base])
+    else:
+        out = X_label[base].copy()
+    if jitter > 0:
+        out = out + rng.normal(0.0, jitter, size=out.shape).astype(np.float32)
+    return out.astype(np.float32)
+
+
+def synthesize_label(model, X_label, n_needed: int, *, threshold: float = 0.5, seed: int = 0,
+                     k_neighbors: int = 5, jitter: float = 0.01, max_rounds: int = 20,
+                     batch_size: int | None = None) -> tuple[np.ndarray, dict]:
+    """Generate candidates for one label until ``n_needed`` are accepted by the label's one-vs-rest model.
+
+    Parameters
+    ----------
+    model : estimator with ``predict_proba``
+        The label's chosen one-vs-rest model (column 1 = probability of the label).
+    X_label : array
+        The label's real training rows.
+    n_needed : int
+        How many rows to add.
+    threshold : float
+        Keep a candidate when the model's probability is >= threshold.
+    seed, k_neighbors, jitter :
+        See :func:`interpolation_candidates`.
+    max_rounds : int
+        Give up after this many rounds (a round makes ``batch_size`` candidates; default
+        ``max(2 * n_needed, 256)``); the shortfall is reported, never padded with unchecked rows.
+
+    Returns
+    -------
+    (numpy.ndarray, dict)
+        The accepted rows (at most ``n_needed``) and ``generated``, ``accepted``, ``added``,
+        ``acceptance_rate``, ``rounds``, ``shortfall``, ``mean_probability``.
+    """
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be a probability in [0, 1], got {threshold!r}")
+    rng = np.random.default_rng(seed)
+    n_needed = int(n_needed)
+    kept: list[np.ndarray] = []
+    generated = accepted = rounds = 0
+    prob_sum = 0.0
+    batch = int(batch_size or max(2 * n_needed, 256))
+    while n_needed > 0 and sum(len(k) for k in kept) < n_needed and rounds < max_rounds:
+        candidates = interpolation_candidates(X_label, batch, rng, k_neighbors=k_neighbors, jitter=jitter)
+        proba = np.asarray(model.predict_proba(candidates))[:, -1]
+        good = proba >= threshold
+        generated += len(candidates)
+        accepted += int(good.sum())
+        prob_sum += float(proba.sum())
+        kept.append(candidates[good])
+        rounds += 1
+    rows = np.concatenate(kept, axis=0)[:n_needed] if kept else np.zeros((0, np.shape(X_label)[1]), np.float32)
+    stats = {"generated": generated, "accepted": accepted, "added": int(len(rows)),
+             "acceptance_rate": accepted / generated if generated else float("nan"), "rounds": rounds,
+             "shortfall": int(n_needed - len(rows)),
+             "mean_probability": prob_sum / generated if generated else float("nan")}
+    return rows.astype(np.float32), stats
+
+
+def synthesize_to_majority(models: Mapping, X, y, *, threshold: float = 0.5, seed: int = 0,
+                           k_neighbors: int = 5, jitter: float = 0.01, max_rounds: int = 20, progress: bool = True):
+    """Bring every minority label of ``(X, y)`` up to the majority label's count with model-guided synthesis.
+
+    Parameters
+    ----------
+    models : mapping label -> estimator
+        Each minority label's chosen one-vs-rest model (labels without a model raise ``ValueError``).
+    X, y : arrays
+        The training rows and their labels (only these are used to make candidates).
+    threshold, seed, k_neighbors, jitter, max_rounds :
+        See :func:`synthesize_label`.
+
+    Returns
+    -------
+    (X_new, y_new, table)
+        The original rows followed by the accepted synthetic rows, and a DataFrame with one row per label:
+        ``label, before, target, needed, generated, accepted, acceptance_rate, added, after, shortfall``
+        (``split`` = train).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y)
+    counts = pd.Series(y).value_counts()
+    target = int(counts.max())
+    parts_X, parts_y, rows = [X], [y], []
+    labels = sorted(counts.index, key=lambda v: (-counts[v], str(v)))
+    for i, label in enumerate(tqdm(labels, desc="model-guided synthesis", disable=not progress)):
+        needed = target - int(counts[label])
+        stats = {"generated": 0, "accepted": 0, "added": 0, "acceptance_rate": float("nan"), "shortfall": 0}
+        if needed > 0:
+            if label not in models:
+                raise ValueError(f"no one-vs-rest model for label {label!r}; models exist for "
+                                 f"{', '.join(map(str, models))}")
+            new, stats = synthesize_label(models[label], X[y == label], needed, threshold=threshold,
+                                          seed=seed + 1000 * i, k_neighbors=k_neighbors, jitter=jitter,
+                                          max_rounds=max_rounds)
+            parts_X.append(new)
+            parts_y.append(np.full(len(new), label, dtype=y.dtype))
+        rows.append({"label": label, "before": int(counts[label]), "target": target, "needed": needed,
+                     "generated": stats["generated"], "accepted": stats["accepted"],
+                     "acceptance_rate": stats["acceptance_rate"], "added": stats["added"],
+                     "after": int(counts[label]) + stats["added"], "shortfall": stats["shortfall"],
+                     "split": "train"})
+    return np.concatenate(parts_X), np.concatenate(parts_y), pd.DataFrame(rows)
+
+
+def random_oversample(X, y, seed: int = 0):
+    """Plain random oversampling (duplicates of real rows) of every label up to the majority count."""
+    from imblearn.over_sampling import RandomOverSampler
+
+    return RandomOverSampler(random_state=seed).fit_resample(np.asarray(X, dtype=np.float32), np.asarray(y))
+
+
+# --------------------------------------------------------------------------- retraining
+def train_multiclass(X, y, X_val, y_val, class_names: Sequence[str], *, seed: int, epochs: int = 15,
+                     batch_size: int = 64, neurons: int = 60, dropout: float = 0.2, learning_rate: float = 1e-3):
+    """Train the multi-class MLP (same architecture as the search) on ``(X, y)``; ``(X_val, y_val)`` for curves.
+
+    Returns
+    -------
+    (keras.Model, pandas.DataFrame)
+        The model and its history (``epoch, loss, accuracy, val_loss, val_accuracy``).
+    """
+    import pandas as pd
+
+    from .env import seed_everything
+    from .search import build_mlp
+
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = sorted(set(np.unique(y).tolist()) - set(index))
+    if unknown:
+        raise ValueError(f"labels {unknown} are not in class_names {list(class_names)}")
+    seed_everything(int(seed))
+    model = build_mlp({"n_features_in_": np.shape(X)[1], "n_classes_": len(class_names)}, neurons=neurons,
+                      dropout=dropout, learning_rate=learning_rate)
+    y_int = np.array([index[v] for v in y])
+    y_val_int = np.array([index[v] for v in y_val])
+    history = model.fit(np.asarray(X, np.float32), y_int, validation_data=(np.asarray(X_val, np.float32), y_val_int),
+                        epochs=int(epochs), batch_size=int(batch_size), shuffle=True, verbose=0)
+    frame = pd.DataFrame(history.history)
+    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
+    return model, frame
+
+
+def retrain_comparison(run, training_sets: Mapping[str, tuple], X_val, y_val, X_test, y_test,
+                       class_names: Sequence[str], seeds: Sequence[int], *, progress: bool = True, **train_kwargs):
+    """Train the multi-class network on each training set over ``seeds``; score validation and test.
+
+    Each (strategy, seed) is stored in ``tabular/retrain/<strategy>/seed<k>/`` (``metrics.json``,
+    ``history.csv``, ``test_predictions.csv``) and skipped when already complete.
+
+    Parameters
+    ----------
+    run : helpers.runs.Run
+    training_sets : mapping strategy -> (X, y)
+    X_val, y_val : the held-out validation part of the training split (real rows, for curves and val scores)
+    X_test, y_test : the untouched test split
+    class_names : label order of the network's outputs
+    seeds : seeds to repeat each strategy with
+    **train_kwargs : epochs, batch_size, neurons, dropout, learning_rate (see :func:`train_multiclass`)
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (strategy, seed, split in val/test): ``accuracy, macro_f1, recall_<class>...``,
+        ``n_train_rows``, ``averaging``.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .evaluation import classification_metrics
+
+    index = {name: i for i, name in enumerate(class_names)}
+    rows = []
+    jobs = [(s, k) for s in training_sets for k in seeds]
+    for strategy, seed in tqdm(jobs, desc="retraining", disable=not progress):
+        rel = f"tabular/retrain/{strategy}/seed{seed}"
+        if not run.is_complete(rel):
+            X_tr, y_tr = training_sets[strategy]
+            model, history = train_multiclass(X_tr, y_tr, X_val, y_val, class_names, seed=seed, **train_kwargs)
+            entries = []
+            for split, (Xs, ys) in {"val": (X_val, y_val), "test": (X_test, y_test)}.items():
+                pred = np.argmax(model.predict(np.asarray(Xs, np.float32), verbose=0), axis=1)
+                m = classification_metrics(np.array([index[v] for v in ys]), pred, class_names)
+                entries.append({"strategy": strategy, "seed": seed, "split": split,
+                                "averaging": "accuracy: all rows; macro_f1: unweighted mean over classes; "
+                                             "recall: per class",
+                                "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+                                "balanced_accuracy": m["balanced_accuracy"],
+                                **{f"recall_{c}": m["per_class"][c]["recall"] for c in class_names},
+                                "n_train_rows": int(len(y_tr))})
+                if split == "test":
+                    run.write_csv(f"{rel}/test_predictions.csv", pd.DataFrame(
+                        {"y_true": list(ys), "y_pred": [class_names[p] for p in pred], "split": "test"}))
+            run.write_csv(f"{rel}/history.csv", history)
+            run.write_json(f"{rel}/metrics.json", {"rows": entries})
+            run.mark_complete(rel, strategy=strategy, seed=seed)
+        rows.extend(run.read_json(f"{rel}/metrics.json")["rows"])
+    return pd.DataFrame(rows)
+
+
+def comparison_table(results, class_names: Sequence[str], split: str = "test", digits: int = 3):
+    """Mean ± SD over seeds per strategy for one split, as display strings (plus the raw means/SDs).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``strategy, split, n_seeds, macro_f1, accuracy, recall_<class>...`` (strings ``mean ± sd``) and
+        ``macro_f1_mean``, ``macro_f1_sd``.
+    """
+    import pandas as pd
+
+    from .evaluation import format_mean_sd, summarize_mean_sd
+
+    metrics = ["macro_f1", "accuracy"] + [f"recall_{c}" for c in class_names]
+    part = results[results["split"] == split]
+    if part.empty:
+        raise ValueError(f"no results for split {split!r}; splits present: {sorted(results['split'].unique())}")
+    summary = summarize_mean_sd(part, by="strategy", metrics=metrics)
+    out = pd.DataFrame({"strategy": summary["strategy"], "split": split, "n_seeds": summary["n"]})
+    for m in metrics:
+        out[m] = [format_mean_sd(a, b, digits) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_sd"])]
+    out["macro_f1_mean"] = summary["macro_f1_mean"]
+    out["macro_f1_sd"] = summary["macro_f1_sd"]
+    return out
