@@ -668,9 +668,16 @@ def section_tabular(data: dict, manifest: dict, facts: dict) -> Section:
         s.table(f"Grid search per variant and label (one-vs-rest; selection by {scoring} on the validation "
                 "folds; test = the untouched test split, scored once)", view)
         winners = winner_per_label(search.rename(columns={"val_mean": "score"}), sd="val_sd")
+        test_col = f"test_{scoring}"
+        if test_col in search.columns:
+            lookup = search.set_index(["label", "variant"])[test_col]
+            winners[f"{scoring} of the winner (test)"] = [lookup.get((lab, win), float("nan"))
+                                                          for lab, win in zip(winners["label"], winners["winner"])]
         facts["tabular_winners"] = winners
-        s.table(f"Chosen variant per label (highest {scoring}, validation folds)",
-                winners[["label", "winner", "score", "runner_up", "runner_up_score", "margin"]])
+        facts["tabular_scoring"] = scoring
+        s.table(f"Chosen variant per label (highest {scoring} on the validation folds; the test column is "
+                "reported, never used to choose)",
+                winners[[c for c in winners.columns if c not in ("sentence", "tie", "beyond_sd")]])
         for sentence in winners["sentence"]:
             s.verdicts.append(Verdict("winner", sentence))
         bp = data.get("best_params")
