@@ -43,6 +43,8 @@ __all__ = [
     "run_family",
     "family_table",
     "family_curves",
+    "load_image_splits",
+    "save_family_report",
 ]
 
 TOKEN_HELP = ("expected NNCk (conv, e.g. 32C3), NNCkSs (strided conv, e.g. 32C5S2), Pn (max-pool, e.g. P2), "
@@ -573,3 +575,72 @@ def family_curves(run, family: str, variants: list[Variant], seeds: list[int], m
         curves[variant.name] = stacked.mean(axis=0)
         bands[variant.name] = stacked.std(axis=0, ddof=1) if len(per_seed) > 1 else np.zeros(length)
     return curves, bands
+
+
+# --------------------------------------------------------------------------- notebook glue
+def load_image_splits(data_dir=None, image_size: int = 32, n_per_class: int = 60, max_per_class: int | None = None,
+                      test_size: float = 0.3, val_size: float = 0.3, seed: int = 0,
+                      class_subset: list[str] | None = None):
+    """Load an image folder (None = the embedded bananas) and split it train/val/test.
+
+    Uses :mod:`helpers.images` (validating loader, stratified duplicate-aware split).
+
+    Parameters
+    ----------
+    data_dir : path or None
+        A folder with one sub-folder per class; None generates/reuses the embedded bananas with
+        ``n_per_class`` images per class.
+    image_size : int
+    n_per_class : int
+        Only for the embedded data.
+    max_per_class : int, optional
+    test_size, val_size : float
+    seed : int
+        Seed of the split.
+    class_subset : list of str, optional
+        Keep only these classes (relabelled 0..k-1 in the given order); two names give the binary case.
+
+    Returns
+    -------
+    (splits, class_names, folder)
+        ``{"train": (x, y), "val": ..., "test": ...}``, the class names, and the loaded ImageFolder.
+    """
+    from . import images
+
+    source = data_dir or images.embedded_banana_dir(n_per_class=int(n_per_class), image_size=max(96, int(image_size)))
+    folder = images.load_image_folder(source, image_size=image_size, max_per_class=max_per_class)
+    class_names = list(folder.class_names)
+    if class_subset:
+        missing = [c for c in class_subset if c not in class_names]
+        if missing or len(class_subset) < 2:
+            raise ValueError(f"class_subset must name at least two classes of {class_names}; got {class_subset} "
+                             f"(unknown: {missing})")
+        old = np.array([class_names.index(c) for c in class_subset])
+        keep = np.isin(folder.labels, old)
+        remap = {int(o): i for i, o in enumerate(old)}
+        folder.images, folder.groups = folder.images[keep], folder.groups[keep]
+        folder.labels = np.array([remap[int(v)] for v in folder.labels[keep]], dtype=np.int64)
+        folder.paths = [p for p, k in zip(folder.paths, keep) if k]
+        folder.class_names = class_names = list(class_subset)
+    splits = images.split_dataset(folder, test_size=test_size, val_size=val_size, seed=seed)
+    return splits, class_names, folder
+
+
+def save_family_report(run, family: str, variants: list[Variant], results, seeds: list[int],
+                       root: str = "cnn_architecture"):
+    """Write ``<root>/<family>/table.csv`` and ``val_accuracy.png`` (one line per variant, ±SD band).
+
+    Returns
+    -------
+    (table, figure)
+    """
+    from . import plots
+
+    table = family_table(results)
+    run.write_csv(f"{root}/{family}/table.csv",
+                  table.assign(split="val", averaging=f"final epoch; mean ± SD over {len(seeds)} seed(s)"))
+    curves, bands = family_curves(run, family, variants, seeds, root=root)
+    fig = plots.plot_curves(curves, "validation accuracy", title=f"{family}: validation accuracy per epoch "
+                            f"(mean over {len(seeds)} seed(s))", bands=bands if len(seeds) > 1 else None)
+    run.save_figure(f"{root}/{family}/val_accuracy.png", fig)
+    return table, fig
