@@ -382,12 +382,22 @@ def load_tabular(run_path: str | os.PathLike) -> dict:
     out["retrain"] = {}
     for sub in ("synthesis", "retrain"):
         d = base / sub
-        for p in sorted(d.rglob("*.csv")) if d.is_dir() else []:
-            if p.parent != d and not (p.parent / MARKER).exists() and p.parent.name.startswith("seed"):
-                continue
+        for p in sorted(d.glob("*.csv")) if d.is_dir() else []:
+            if p.name in ("comparison.csv", "comparison_summary.csv"):
+                continue  # per-seed rows: summarised as mean ± SD below
             frame = _read_csv(p, probs, root)
             if frame is not None and len(frame) <= 60:
                 out["retrain"][_rel(p, base)] = frame
+    comparison = base / "retrain" / "comparison.csv"
+    out["comparison"] = (_read_csv(comparison, probs, root, required=("strategy", "split", "macro_f1"))
+                         if comparison.exists() else None)
+    out["retrain_histories"] = {}
+    units = [p for p in (base / "retrain").glob("*/seed*") if p.is_dir()] if (base / "retrain").is_dir() else []
+    for unit in _complete_units(units, probs, root):
+        if (unit / "history.csv").exists():
+            frame = _read_csv(unit / "history.csv", probs, root, required=("loss", "val_loss"))
+            if frame is not None:
+                out["retrain_histories"].setdefault(unit.parent.name, []).append(frame)
     out["figures"] = _pngs(base)
     return out
 
@@ -478,6 +488,7 @@ def _load_family_tree(root: Path, folder: str) -> dict:
     for unit in _complete_units(units, probs, root):
         variant_dir = unit.parent
         family = _rel(variant_dir.parent, base)
+        family = "all" if family in (".", "") else family
         summary = None
         for name in ("summary.json", "metrics.json"):
             if (unit / name).exists():
@@ -498,12 +509,14 @@ def _load_family_tree(root: Path, folder: str) -> dict:
     out["histories"] = histories
     out["tables"] = {}
     for p in sorted(base.rglob("*.csv")):
-        if p.name == "history.csv" or any(part.startswith("seed") for part in p.relative_to(base).parts[:-1]):
-            continue
+        if p.name in ("history.csv", "results.csv") or any(part.startswith("seed")
+                                                           for part in p.relative_to(base).parts[:-1]):
+            continue  # per-seed rows: summarised as mean ± SD
         frame = _read_csv(p, probs, root)
         if frame is not None and len(frame) <= 80:
             out["tables"][_rel(p, base)] = frame
     out["figures"] = _pngs(base)
+    out["root"] = str(base)
     return out
 
 
@@ -705,8 +718,40 @@ def section_tabular(data: dict, manifest: dict, facts: dict) -> Section:
                      f"Train vs validation curves, label {label}, variant {variant} (chosen variant)")
             shown += 1
     for caption, frame in (data.get("retrain") or {}).items():
-        s.table(f"Retraining / synthesis: `{caption}`", frame)
-        _retrain_verdicts(frame, s, facts)
+        s.table(f"Synthesis / retraining: `{caption}`", frame)
+    comparison = data.get("comparison")
+    if comparison is not None and len(comparison):
+        metrics = [m for m in ("macro_f1", "accuracy", "balanced_accuracy") if m in comparison.columns]
+        table, summary = _mean_sd_table(comparison, ["strategy", "split"], metrics)
+        table = table.sort_values(["split", "strategy"], kind="stable")  # test before val
+        s.table("Retraining comparison (multi-class network): mean ± SD over seeds (n per row), per split "
+                "(test = untouched test split, val = held-out part of the train split); macro-F1 = unweighted "
+                "mean of the per-class F1", table)
+        test = summary[summary["split"] == "test"].sort_values("macro_f1_mean", ascending=False)
+        if len(test):
+            best = test.iloc[0]
+            facts["retrain_best"] = (str(best["strategy"]), "macro-F1 (test)", float(best["macro_f1_mean"]),
+                                     float(best["macro_f1_sd"]))
+            for _, row in test.iloc[1:].iterrows():
+                v = differ_beyond_sd(float(best["macro_f1_mean"]), float(best["macro_f1_sd"]),
+                                     float(row["macro_f1_mean"]), float(row["macro_f1_sd"]),
+                                     n_a=int(best["n"]), n_b=int(row["n"]),
+                                     names=(str(best["strategy"]), str(row["strategy"])), metric="test macro-F1")
+                s.verdicts.append(v)
+                facts.setdefault("retrain_verdicts", []).append(v)
+    rows = []
+    for strategy, frames in sorted((data.get("retrain_histories") or {}).items()):
+        mean = _mean_history(frames)
+        if mean is not None:
+            v = fit_verdict(mean)
+            rows.append({"strategy": strategy, "seeds": len(frames), "verdict": v.verdict, "sentence": v.sentence})
+            s.figure(f"tabular_retrain_history_{strategy}",
+                     _history_figure(mean, f"retraining, {strategy}: train vs validation (mean over {len(frames)} seeds)"),
+                     f"Retraining with {strategy}: train vs validation curves, mean over {len(frames)} seed(s)")
+    if rows:
+        vt = pd.DataFrame(rows)
+        facts.setdefault("fit_verdicts", []).extend(vt["verdict"].tolist())
+        s.table("Fit verdicts of the retrained networks (seed-averaged train vs validation curves)", vt)
     for png in data.get("figures", []):
         if any(k in png.name.lower() for k in ("confusion", "comparison", "before_after")):
             s.figure(f"tabular_{png.stem}", png, f"{png.stem.replace('_', ' ')} (from `{png.parent.name}/`)")
@@ -715,28 +760,6 @@ def section_tabular(data: dict, manifest: dict, facts: dict) -> Section:
 
 def _mean_sd_columns(frame) -> list[str]:
     return [c[:-5] for c in frame.columns if c.endswith("_mean") and f"{c[:-5]}_sd" in frame.columns]
-
-
-def _retrain_verdicts(frame, s: Section, facts: dict) -> None:
-    """For a table with ``<m>_mean``/``<m>_sd`` columns, compare the best row with every other one."""
-    metrics = _mean_sd_columns(frame)
-    if not metrics:
-        return
-    metric = next((m for m in metrics if "macro_f1" in m), metrics[0])
-    name_col = next((c for c in frame.columns if frame[c].dtype == object), None)
-    if name_col is None or len(frame) < 2:
-        return
-    n_col = "n" if "n" in frame.columns else None
-    best = frame.sort_values(f"{metric}_mean", ascending=False).iloc[0]
-    for _, row in frame.iterrows():
-        if row[name_col] == best[name_col]:
-            continue
-        kw = {"n_a": int(best[n_col]), "n_b": int(row[n_col])} if n_col else {}
-        v = differ_beyond_sd(float(best[f"{metric}_mean"]), float(best[f"{metric}_sd"]),
-                             float(row[f"{metric}_mean"]), float(row[f"{metric}_sd"]),
-                             names=(str(best[name_col]), str(row[name_col])), metric=metric, **kw)
-        s.verdicts.append(v)
-    facts["retrain_best"] = (str(best[name_col]), metric, float(best[f"{metric}_mean"]), float(best[f"{metric}_sd"]))
 
 
 IMAGE_METRICS = {
@@ -851,7 +874,8 @@ def _family_section(data: dict, key: str, title: str, facts: dict, baseline_hint
                  if m in units.columns and pd.api.types.is_numeric_dtype(units[m])]
         if metric:
             table, summary = _mean_sd_table(units, ["family", "variant"], extra)
-            split = "validation" if metric.startswith("val") else ("test" if "test" in metric else "as stored")
+            stored = str(units["split"].dropna().iloc[0]) if "split" in units.columns and units["split"].notna().any() else ""
+            split = "validation" if metric.startswith("val") else ("test" if "test" in metric else stored or "as stored")
             s.table(f"Per family and variant: mean ± SD over seeds (n per row); split of each column in its "
                     f"name (val = validation, train = training); ranking metric `{metric}` ({split})", table)
             for family, group in summary.groupby("family", sort=False):
@@ -882,8 +906,11 @@ def _family_section(data: dict, key: str, title: str, facts: dict, baseline_hint
         vt = pd.DataFrame(rows)
         facts.setdefault("fit_verdicts", []).extend(vt["verdict"].tolist())
         s.table("Fit verdicts on the seed-averaged curves (train vs validation split)", vt)
-    for png in data.get("figures", [])[:6]:
-        s.figure(f"{key}_{png.stem}", png, f"{png.stem.replace('_', ' ')} (from `{_rel(png.parent, png.parents[1])}`)")
+    base = Path(data.get("root", "")) if data.get("root") else None
+    for png in data.get("figures", [])[:8]:
+        rel = _rel(png, base) if base else png.name
+        name = f"{key}_" + rel[:-4].replace("/", "_").replace(os.sep, "_")
+        s.figure(name, png, f"{png.stem.replace('_', ' ')} (from `{data['folder']}/{rel}`)")
     return s
 
 

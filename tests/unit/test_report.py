@@ -210,3 +210,39 @@ def test_main_cli(run, tmp_path, capsys, monkeypatch):
     assert rp.main(["r1"]) == 0                   # by run id
     assert rp.main([str(tmp_path / "nowhere")]) == 2
     assert "is not a run directory" in capsys.readouterr().err
+
+
+def test_retraining_comparison_and_architecture_families(run):
+    rows = []
+    for strategy, base in (("original", 0.40), ("synthesized", 0.60)):
+        for seed in (0, 1, 2):
+            rel = f"tabular/retrain/{strategy}/seed{seed}"
+            run.write_csv(f"{rel}/history.csv", _history())
+            run.mark_complete(rel)
+            for split in ("val", "test"):
+                rows.append({"strategy": strategy, "seed": seed, "split": split, "macro_f1": base + 0.01 * seed,
+                             "accuracy": 0.8})
+    run.write_csv("tabular/retrain/comparison.csv", pd.DataFrame(rows))
+    for family in ("depth", "dropout"):
+        for variant in ("base", "wider"):
+            for seed in (0, 1):
+                rel = f"cnn_architecture/{family}/{variant}/seed{seed}"
+                run.write_json(f"{rel}/summary.json", {"variant": variant, "spec": "C32-P-C64-P-D64",
+                                                       "val_accuracy": 0.5 + 0.1 * (variant == "wider"),
+                                                       "split": "val"})
+                run.write_csv(f"{rel}/history.csv", _history())
+                run.mark_complete(rel)
+                run.save_figure(f"cnn_architecture/{family}/{variant}/train_vs_val.png",
+                                rp._history_figure(_history(), "x"))
+    rep = rp.build_report(run.path)
+    tab = rep.section("tabular")
+    caption, table = next((c, t) for c, t in tab.tables if c.startswith("Retraining comparison"))
+    row = table[(table["strategy"] == "synthesized") & (table["split"] == "test")].iloc[0]
+    assert row["macro_f1"] == "0.610 ± 0.010" and row["n (seeds)"] == 3
+    assert rep.facts["retrain_best"][0] == "synthesized"
+    assert any(v.verdict == "differ" for v in tab.verdicts)
+    arch = rep.section("cnn_architecture")
+    assert arch.status == "ok" and {"depth", "dropout"} <= set(arch.tables[0][1]["family"])
+    names = [n for n, _f, _c in arch.figures]
+    assert len(names) == len(set(names)) == 4            # one figure per family/variant, no name clash
+    assert any("[depth] wider is higher" in v.sentence for v in arch.verdicts)
