@@ -189,7 +189,7 @@ def explain_best_model(run, row, n_images: int = 4, alpha: float = 0.4, seed: in
     from .training import predict_proba
 
     spec = get_backbone(row["backbone"])
-    model = keras.models.load_model(run.path / row["unit"] / "model.keras")
+    model = keras.models.load_model(run.path / row["unit"] / "model.keras", compile=False)
     x, y, class_names = load_test_split(run, spec.name)
     pre = spec.preprocess_input(x)
     y_pred = predict_proba(model, x, spec.preprocess_input).argmax(axis=1)

@@ -313,7 +313,7 @@ def run_transfer_experiment(run, backbone, modes, seeds, splits, class_names, *,
         start_model = start_history = None
         frozen_unit = f"banana/{spec.name}/frozen/seed{seed}"
         if mode == "finetune" and "frozen" in order and run.is_complete(frozen_unit):
-            start_model = keras.models.load_model(run.path / frozen_unit / "model.keras")
+            start_model = keras.models.load_model(run.path / frozen_unit / "model.keras", compile=False)
             start_history = run.read_csv(f"{frozen_unit}/history.csv")
         model, history = train_transfer(
             spec.name, mode, splits, len(class_names), image_size=image_size, weights=weights, epochs=epochs,
