@@ -535,9 +535,35 @@ def _not_run(key: str, title: str, what: str) -> Section:
     return Section(key, title, status=NOT_RUN, text=[what])
 
 
+def _executions(manifest: dict) -> dict[str, dict]:
+    """The manifest's notebook entries, without the echo a notebook leaves when it records itself under
+    ``<key>-<label>`` while the runner records the same execution under ``<key>``."""
+    nbs = manifest.get("notebooks") or {}
+    out = {}
+    for key, entry in nbs.items():
+        label = (entry.get("parameters") or {}).get("label")
+        if label and key.endswith(f"-{label}") and key[: -len(label) - 1] in nbs and not entry.get("output"):
+            continue
+        out[key] = entry
+    return out
+
+
 def _notebook_params(manifest: dict, prefix: str) -> list[tuple[str, dict]]:
-    return [(k, v.get("parameters") or {}) for k, v in (manifest.get("notebooks") or {}).items()
-            if k.startswith(prefix)]
+    return [(k, v.get("parameters") or {}) for k, v in _executions(manifest).items() if k.startswith(prefix)]
+
+
+def _verdict_table(section: Section, caption: str, rows: list[dict], facts: dict) -> None:
+    """Add a fit-verdict table; identical sentences are stated once instead of on every row."""
+    import pandas as pd
+
+    if not rows:
+        return
+    vt = pd.DataFrame(rows)
+    facts.setdefault("fit_verdicts", []).extend(vt["verdict"].tolist())
+    if vt["sentence"].nunique() == 1 and len(vt) > 1:
+        section.note(f"{caption}: every curve gives the same verdict -- {vt['sentence'].iloc[0]}")
+        vt = vt.drop(columns="sentence")
+    section.table(caption, vt)
 
 
 def _param(manifest: dict, prefix: str, name: str, default=None):
@@ -623,7 +649,7 @@ def section_environment(manifest: dict, extra_devices: Sequence[str] = ()) -> Se
         s.note("The manifest records no device description; devices below are those the notebooks "
                "reported with their timings.")
     s.table("Library versions and hardware (from the run's manifest)", pd.DataFrame(rows))
-    nbs = manifest.get("notebooks") or {}
+    nbs = _executions(manifest)
     if nbs:
         frame = pd.DataFrame([{"execution": k, "status": v.get("status"), "seconds": v.get("seconds"),
                                "started": v.get("started"), "finished": v.get("finished")}
@@ -638,7 +664,6 @@ def section_environment(manifest: dict, extra_devices: Sequence[str] = ()) -> Se
 
 def section_tabular(data: dict, manifest: dict, facts: dict) -> Section:
     """Class balance, the four-variant x label table, winners, fit verdicts, retraining comparison."""
-    import pandas as pd
 
     from .plots import plot_class_counts
 
@@ -703,10 +728,8 @@ def section_tabular(data: dict, manifest: dict, facts: dict) -> Section:
             v = fit_verdict(frame)
             rows.append({"variant": variant, "label": label, "verdict": v.verdict, "epochs": v.numbers.get("epochs"),
                          "sentence": v.sentence})
-        vt = pd.DataFrame(rows)
-        facts.setdefault("fit_verdicts", []).extend(vt["verdict"].tolist())
-        s.table("Fit verdicts of the refit models (train = refit part, val = held-out part of the train split)",
-                vt)
+        _verdict_table(s, "Fit verdicts of the refit models (train = refit part, val = held-out part of the "
+                       "train split)", rows, facts)
         winners = facts.get("tabular_winners")
         shown = 0
         for (variant, label), frame in sorted(hist.items()):
@@ -748,10 +771,7 @@ def section_tabular(data: dict, manifest: dict, facts: dict) -> Section:
             s.figure(f"tabular_retrain_history_{strategy}",
                      _history_figure(mean, f"retraining, {strategy}: train vs validation (mean over {len(frames)} seeds)"),
                      f"Retraining with {strategy}: train vs validation curves, mean over {len(frames)} seed(s)")
-    if rows:
-        vt = pd.DataFrame(rows)
-        facts.setdefault("fit_verdicts", []).extend(vt["verdict"].tolist())
-        s.table("Fit verdicts of the retrained networks (seed-averaged train vs validation curves)", vt)
+    _verdict_table(s, "Fit verdicts of the retrained networks (seed-averaged train vs validation curves)", rows, facts)
     for png in data.get("figures", []):
         if any(k in png.name.lower() for k in ("confusion", "comparison", "before_after")):
             s.figure(f"tabular_{png.stem}", png, f"{png.stem.replace('_', ' ')} (from `{png.parent.name}/`)")
@@ -843,10 +863,7 @@ def section_images(data: dict, facts: dict) -> Section:
         s.figure(f"images_history_{backbone}_{mode}",
                  _history_figure(mean, f"{backbone} {mode}: train vs validation (mean over {len(frames)} seeds)"),
                  f"{backbone} {mode}: train vs validation loss/accuracy, mean over {len(frames)} seed(s)")
-    if rows:
-        vt = pd.DataFrame(rows)
-        facts.setdefault("fit_verdicts", []).extend(vt["verdict"].tolist())
-        s.table("Fit verdicts on the seed-averaged curves (train vs validation split)", vt)
+    _verdict_table(s, "Fit verdicts on the seed-averaged curves (train vs validation split)", rows, facts)
     for png in data.get("figures", []):
         if "confusion" in png.name.lower():
             where = _rel(png.parent, png.parents[2]) if len(png.parents) > 2 else png.parent.name
@@ -902,10 +919,7 @@ def _family_section(data: dict, key: str, title: str, facts: dict, baseline_hint
         v = fit_verdict(mean)
         rows.append({"family": family, "variant": variant, "seeds": len(frames), "verdict": v.verdict,
                      "sentence": v.sentence})
-    if rows:
-        vt = pd.DataFrame(rows)
-        facts.setdefault("fit_verdicts", []).extend(vt["verdict"].tolist())
-        s.table("Fit verdicts on the seed-averaged curves (train vs validation split)", vt)
+    _verdict_table(s, "Fit verdicts on the seed-averaged curves (train vs validation split)", rows, facts)
     base = Path(data.get("root", "")) if data.get("root") else None
     for png in data.get("figures", [])[:8]:
         rel = _rel(png, base) if base else png.name
@@ -997,7 +1011,7 @@ def section_training(manifest: dict, tabular: dict, images: dict, arch: dict) ->
             rows.append({"execution": key, "parameters": json.dumps(picked, default=str)[:300]})
     if rows:
         s.table("Training parameters per notebook execution (from the manifest)", pd.DataFrame(rows))
-    nbs = manifest.get("notebooks") or {}
+    nbs = _executions(manifest)
     times = []
     search, seeds, units = tabular.get("search"), images.get("seeds"), arch.get("units")
     for key, entry in nbs.items():
