@@ -1241,7 +1241,18 @@ def published_figures(report: Report, limit: int = 4) -> list[tuple[str, str]]:
     return chosen[:limit]
 
 
-def results_markdown(report: Report, figures: Sequence[tuple[str, str]], image_prefix: str = "images") -> str:
+def _repo_url(repo: str | os.PathLike | None) -> str:
+    """The repository URL from ``pyproject.toml`` ([project.urls] Repository), or a placeholder."""
+    import re
+
+    path = Path(repo or runs.repo_root()) / "pyproject.toml"
+    text = path.read_text() if path.exists() else ""
+    match = re.search(r'^Repository\s*=\s*"([^"]+)"', text, flags=re.M)
+    return match.group(1).rstrip("/") if match else "<repository URL>"
+
+
+def results_markdown(report: Report, figures: Sequence[tuple[str, str]], image_prefix: str = "images",
+                     repo: str | os.PathLike | None = None) -> str:
     """The README's results section (text between the markers)."""
     m = report.manifest
     src = _data_source(m)
@@ -1259,10 +1270,16 @@ def results_markdown(report: Report, figures: Sequence[tuple[str, str]], image_p
         f"python -m helpers.pipeline report --publish runs/{report.run_id}",
         "```",
         "",
-        "For the brief's settings (`full` profile: full grid, 224 px images, ImageNet weights, 3+ seeds) open any "
-        "notebook in Colab with a GPU runtime, or in a Colab terminal / cell run "
-        "`!git clone <this repository> && cd deep-learning-course && pip install -e . && "
-        "python -m helpers.pipeline --profile full`.",
+        "To reproduce the brief's settings (`full` profile: full grid, 224 px images, ImageNet weights, 3+ seeds), "
+        "open a Colab notebook with a GPU runtime and run:",
+        "",
+        "```",
+        f"!git clone {_repo_url(repo)} deep-learning-course",
+        "%cd deep-learning-course",
+        "!pip install -q -e .",
+        "!python -m helpers.pipeline --profile full",
+        "!python -m helpers.pipeline report",
+        "```",
         "",
         "**Highlights** (generated from the run's numbers):",
         "",
@@ -1324,7 +1341,7 @@ def publish(run_dir: str | os.PathLike | runs.Run | None, repo_root: str | os.Pa
         with runs.atomic_path(dst) as tmp:
             shutil.copyfile(src, tmp)
         copied.append(dst)
-    text = replace_between_markers(original, results_markdown(report, chosen), name=str(readme))
+    text = replace_between_markers(original, results_markdown(report, chosen, repo=repo), name=str(readme))
     with runs.atomic_path(readme) as tmp:
         tmp.write_text(text)
     return {"report": md_path, "readme": readme, "images": copied}
