@@ -459,6 +459,11 @@ def load_images(run_path: str | os.PathLike) -> dict:
     out["texts"] = texts
     out["histories"] = histories
     out["models"] = models
+    out["data"] = {}
+    for p in sorted(base.glob("*/data.json")) if base.is_dir() else []:
+        obj = _read_json(p, probs, root)
+        if isinstance(obj, dict):
+            out["data"][p.parent.name] = obj
     out["summaries"], out["splits"] = {}, {}
     for p in sorted(base.glob("*/*.csv")) + sorted(base.glob("*.csv")) if base.is_dir() else []:
         if p.name == "split.csv":  # one row per image: shown as counts per split and class
@@ -845,10 +850,16 @@ def section_images(data: dict, facts: dict) -> Section:
     for backbone, frame in list((data.get("splits") or {}).items())[:1]:
         label_col = next((c for c in ("label", "class", "class_name", "y") if c in frame.columns), None)
         if label_col:
-            counts = pd.crosstab(frame[label_col], frame["split"])
+            names = (data.get("data") or {}).get(backbone, {}).get("class_names")
+            labels = frame[label_col]
+            if names and pd.api.types.is_integer_dtype(labels) and labels.between(0, len(names) - 1).all():
+                labels = labels.map(dict(enumerate(names))).rename("class")
+            counts = pd.crosstab(labels, frame["split"])
             counts.columns = [str(c) for c in counts.columns]
+            info = (data.get("data") or {}).get(backbone, {})
+            size = f"; images resized to {info['image_size']} px" if info.get("image_size") else ""
             s.table(f"Images per class and split (from `banana/{backbone}/split.csv`; every backbone uses the "
-                    "same split of the same images)", counts.reset_index())
+                    f"same split of the same images{size})", counts.reset_index())
     if seeds is None or not len(seeds):
         for caption, frame in (data.get("summaries") or {}).items():
             s.table(f"Summary written by the notebook: `{caption}`", frame)
