@@ -86,16 +86,16 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
     # ----------------------------------------------------------------- 04 synthesis and retraining
     "04_synthesize_retrain": {
         "smoke": {"data_path": None, "data_fraction": 0.03, "label_column": "labels", "test_size": 0.2,
-                  "variants": ["original", "up", "down", "updown"], "threshold": 0.5, "k_neighbors": 5,
-                  "jitter": 0.01, "max_rounds": 20, "validation_size": 0.15, "seeds": [0, 1, 2],
+                  "variants": ["original", "up", "down", "updown"], "threshold": "auto", "k_neighbors": 5,
+                  "jitter": 0.01, "max_rounds": 10, "validation_size": 0.15, "seeds": [0, 1, 2],
                   "epochs": 2, "batch_size": 64, "neurons": 30, "dropout": 0.2, "learning_rate": 0.001},
         "demo": {"data_path": None, "data_fraction": 0.2, "label_column": "labels", "test_size": 0.2,
-                 "variants": ["original", "up", "down", "updown"], "threshold": 0.5, "k_neighbors": 5,
-                 "jitter": 0.01, "max_rounds": 20, "validation_size": 0.15, "seeds": [0, 1, 2],
+                 "variants": ["original", "up", "down", "updown"], "threshold": "auto", "k_neighbors": 5,
+                 "jitter": 0.01, "max_rounds": 10, "validation_size": 0.15, "seeds": [0, 1, 2],
                  "epochs": 15, "batch_size": 64, "neurons": 60, "dropout": 0.2, "learning_rate": 0.001},
         "full": {"data_path": None, "data_fraction": 1.0, "label_column": "labels", "test_size": 0.2,
-                 "variants": ["original", "up", "down", "updown"], "threshold": 0.5, "k_neighbors": 5,
-                 "jitter": 0.01, "max_rounds": 20, "validation_size": 0.15, "seeds": [0, 1, 2, 3, 4],
+                 "variants": ["original", "up", "down", "updown"], "threshold": "auto", "k_neighbors": 5,
+                 "jitter": 0.01, "max_rounds": 10, "validation_size": 0.15, "seeds": [0, 1, 2, 3, 4],
                  "epochs": 20, "batch_size": 32, "neurons": 60, "dropout": 0.2, "learning_rate": 0.001},
     },
     # ----------------------------------------------------------------- 09 results report

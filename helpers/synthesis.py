@@ -8,7 +8,7 @@ Notebook 04 reads what ``03_gridsearch`` stored for the four variants and:
 2. :func:`synthesize_to_majority` -- for every minority label, candidate rows are made from that label's real
    training rows (interpolation between a row and one of its nearest same-label neighbours, plus a little
    Gaussian jitter); a candidate is kept only when the label's chosen one-vs-rest model gives it a probability
-   of at least ``threshold``; this repeats until the label has as many rows as the majority label;
+   of at least ``threshold`` (a number, or ``"auto"``: the lower quartile of its probabilities on the real rows); this repeats until the label has as many rows as the majority label;
 3. :func:`retrain_comparison` -- the multi-class network trained on (a) the original imbalanced rows,
    (b) random oversampling, (c) model-guided synthesis, over several seeds, scored on the untouched test split.
 """
@@ -24,7 +24,7 @@ from .sampling import VARIANTS, check_variant
 
 __all__ = [
     "STRATEGIES", "collect_variant_scores", "choose_variants", "load_chosen_models", "interpolation_candidates",
-    "synthesize_label", "synthesize_to_majority", "random_oversample", "train_multiclass",
+    "resolve_threshold", "synthesize_label", "synthesize_to_majority", "random_oversample", "train_multiclass",
     "retrain_comparison", "comparison_table", "check_split_matches",
 ]
 
@@ -183,6 +183,24 @@ def interpolation_candidates(X_label, n: int, rng: np.random.Generator, k_neighb
     return out.astype(np.float32)
 
 
+def resolve_threshold(model, X_label, threshold, quantile: float = 0.25) -> float:
+    """The acceptance threshold: a probability, or ``"auto"``.
+
+    ``"auto"`` is the ``quantile`` (lower quartile) of the model's probabilities on the label's own real
+    rows: a candidate must look at least as much like the label as three quarters of the real rows do.
+    A one-vs-rest model trained on a 3 % label rarely says more than 0.5 even for real rows, so a fixed
+    0.5 can reject everything; the automatic threshold adapts to that calibration.
+
+    Raises ``ValueError`` for anything else than a number in [0, 1] or ``"auto"``.
+    """
+    if isinstance(threshold, str) and threshold == "auto":
+        proba = np.asarray(model.predict_proba(np.asarray(X_label, dtype=np.float32)))[:, -1]
+        return float(np.quantile(proba, quantile))
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be a probability in [0, 1] or 'auto', got {threshold!r}")
+    return float(threshold)
+
+
 def synthesize_label(model, X_label, n_needed: int, *, threshold: float = 0.5, seed: int = 0,
                      k_neighbors: int = 5, jitter: float = 0.01, max_rounds: int = 20,
                      batch_size: int | None = None) -> tuple[np.ndarray, dict]:
@@ -196,8 +214,8 @@ def synthesize_label(model, X_label, n_needed: int, *, threshold: float = 0.5, s
         The label's real training rows.
     n_needed : int
         How many rows to add.
-    threshold : float
-        Keep a candidate when the model's probability is >= threshold.
+    threshold : float or "auto"
+        Keep a candidate when the model's probability is >= threshold (see :func:`resolve_threshold`).
     seed, k_neighbors, jitter :
         See :func:`interpolation_candidates`.
     max_rounds : int
@@ -210,8 +228,7 @@ def synthesize_label(model, X_label, n_needed: int, *, threshold: float = 0.5, s
         The accepted rows (at most ``n_needed``) and ``generated``, ``accepted``, ``added``,
         ``acceptance_rate``, ``rounds``, ``shortfall``, ``mean_probability``.
     """
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must be a probability in [0, 1], got {threshold!r}")
+    threshold = resolve_threshold(model, X_label, threshold)
     rng = np.random.default_rng(seed)
     n_needed = int(n_needed)
     kept: list[np.ndarray] = []
@@ -228,7 +245,7 @@ def synthesize_label(model, X_label, n_needed: int, *, threshold: float = 0.5, s
         kept.append(candidates[good])
         rounds += 1
     rows = np.concatenate(kept, axis=0)[:n_needed] if kept else np.zeros((0, np.shape(X_label)[1]), np.float32)
-    stats = {"generated": generated, "accepted": accepted, "added": int(len(rows)),
+    stats = {"threshold": threshold, "generated": generated, "accepted": accepted, "added": int(len(rows)),
              "acceptance_rate": accepted / generated if generated else float("nan"), "rounds": rounds,
              "shortfall": int(n_needed - len(rows)),
              "mean_probability": prob_sum / generated if generated else float("nan")}
@@ -266,7 +283,8 @@ def synthesize_to_majority(models: Mapping, X, y, *, threshold: float = 0.5, see
     labels = sorted(counts.index, key=lambda v: (-counts[v], str(v)))
     for i, label in enumerate(tqdm(labels, desc="model-guided synthesis", disable=not progress)):
         needed = target - int(counts[label])
-        stats = {"generated": 0, "accepted": 0, "added": 0, "acceptance_rate": float("nan"), "shortfall": 0}
+        stats = {"threshold": float("nan"), "generated": 0, "accepted": 0, "added": 0,
+                 "acceptance_rate": float("nan"), "shortfall": 0}
         if needed > 0:
             if label not in models:
                 raise ValueError(f"no one-vs-rest model for label {label!r}; models exist for "
@@ -277,7 +295,7 @@ def synthesize_to_majority(models: Mapping, X, y, *, threshold: float = 0.5, see
             parts_X.append(new)
             parts_y.append(np.full(len(new), label, dtype=y.dtype))
         rows.append({"label": label, "before": int(counts[label]), "target": target, "needed": needed,
-                     "generated": stats["generated"], "accepted": stats["accepted"],
+                     "threshold": stats["threshold"], "generated": stats["generated"], "accepted": stats["accepted"],
                      "acceptance_rate": stats["acceptance_rate"], "added": stats["added"],
                      "after": int(counts[label]) + stats["added"], "shortfall": stats["shortfall"],
                      "split": "train"})
@@ -353,8 +371,12 @@ def retrain_comparison(run, training_sets: Mapping[str, tuple], X_val, y_val, X_
     index = {name: i for i, name in enumerate(class_names)}
     rows = []
     jobs = [(s, k) for s in training_sets for k in seeds]
+    digests = {s: _digest(*training_sets[s], X_val, y_val, X_test, y_test, list(class_names), train_kwargs)
+               for s in training_sets}
     for strategy, seed in tqdm(jobs, desc="retraining", disable=not progress):
         rel = f"tabular/retrain/{strategy}/seed{seed}"
+        if run.is_complete(rel) and run.read_json(f"{rel}/metrics.json").get("digest") != digests[strategy]:
+            (run.path / rel / runs_marker()).unlink()  # other data or settings than last time: train again
         if not run.is_complete(rel):
             X_tr, y_tr = training_sets[strategy]
             model, history = train_multiclass(X_tr, y_tr, X_val, y_val, class_names, seed=seed, **train_kwargs)
@@ -373,10 +395,32 @@ def retrain_comparison(run, training_sets: Mapping[str, tuple], X_val, y_val, X_
                     run.write_csv(f"{rel}/test_predictions.csv", pd.DataFrame(
                         {"y_true": list(ys), "y_pred": [class_names[p] for p in pred], "split": "test"}))
             run.write_csv(f"{rel}/history.csv", history)
-            run.write_json(f"{rel}/metrics.json", {"rows": entries})
+            run.write_json(f"{rel}/metrics.json", {"rows": entries, "digest": digests[strategy]})
             run.mark_complete(rel, strategy=strategy, seed=seed)
         rows.extend(run.read_json(f"{rel}/metrics.json")["rows"])
     return pd.DataFrame(rows)
+
+
+def runs_marker() -> str:
+    """The file name that marks a unit of work complete (see :mod:`helpers.runs`)."""
+    from .runs import COMPLETE_MARKER
+
+    return COMPLETE_MARKER
+
+
+def _digest(*parts) -> str:
+    """A short hash of arrays and settings: a stored result is reused only for the same inputs."""
+    import hashlib
+    import json
+
+    h = hashlib.sha1()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(str(part.dtype).encode() + str(part.shape).encode())
+            h.update(np.ascontiguousarray(part).tobytes() if part.dtype != object else str(part.tolist()).encode())
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
 
 
 def comparison_table(results, class_names: Sequence[str], split: str = "test", digits: int = 3):

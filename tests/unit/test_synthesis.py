@@ -63,6 +63,16 @@ def test_synthesize_label_reports_shortfall_instead_of_padding():
         synthesis.synthesize_label(ThresholdModel(), X, 1, threshold=1.5)
 
 
+def test_auto_threshold_is_the_lower_quartile_on_real_rows():
+    X = np.array([[0.1], [0.2], [0.3], [0.4], [0.5]], dtype=np.float32)
+    assert synthesis.resolve_threshold(ThresholdModel(), X, "auto") == pytest.approx(0.2)
+    assert synthesis.resolve_threshold(ThresholdModel(), X, 0.7) == 0.7
+    with pytest.raises(ValueError, match="threshold must be a probability in \\[0, 1\\] or 'auto', got 'high'"):
+        synthesis.resolve_threshold(ThresholdModel(), X, "high")
+    rows, stats = synthesis.synthesize_label(ThresholdModel(), X, 20, threshold="auto", jitter=0.0)
+    assert len(rows) == 20 and (rows[:, 0] >= 0.2 - 1e-6).all() and stats["threshold"] == pytest.approx(0.2)
+
+
 def test_synthesize_to_majority_counts():
     rng = np.random.default_rng(0)
     X = rng.uniform(0.5, 1.0, size=(30, 3)).astype(np.float32)
@@ -129,6 +139,12 @@ def test_retrain_comparison_stores_resumes_and_summarizes(tmp_path):
     again = synthesis.retrain_comparison(run, sets, X[40:50], y[40:50], X[50:], y[50:], ["a", "b", "c"], [0, 1],
                                          progress=False, **kwargs)
     pd.testing.assert_frame_equal(first, again)
+    stamp = (run.path / "tabular/retrain/original/seed0/metrics.json").stat().st_mtime_ns
+    changed = {"original": (X[:30], y[:30])}  # other training rows: the stored result is not reused
+    synthesis.retrain_comparison(run, changed, X[40:50], y[40:50], X[50:], y[50:], ["a", "b", "c"], [0],
+                                 progress=False, **kwargs)
+    assert (run.path / "tabular/retrain/original/seed0/metrics.json").stat().st_mtime_ns != stamp
+    assert run.read_json("tabular/retrain/original/seed0/metrics.json")["rows"][0]["n_train_rows"] == 30
     # same seed -> same numbers (recomputed in a fresh run)
     other = runs.create_run(run_id="retrain2", root=tmp_path)
     third = synthesis.retrain_comparison(other, sets, X[40:50], y[40:50], X[50:], y[50:], ["a", "b", "c"], [0, 1],
