@@ -151,7 +151,7 @@ PARAMETERS["07_cnn_architecture"] = {
     "smoke": {**_CNN_COMMON, "n_per_class": 20, "image_size": 32, "families": ["depth"], "seeds": [0],
               "epochs": 1, "batch_size": 16},
     "demo": {**_CNN_COMMON, "n_per_class": 150, "image_size": 32, "families": _CNN_FAMILIES, "seeds": [0, 1],
-             "epochs": 6, "batch_size": 32},
+             "epochs": 10, "batch_size": 16},
     "full": {**_CNN_COMMON, "n_per_class": 200, "image_size": 64, "families": _CNN_FAMILIES,
              "seeds": [0, 1, 2], "epochs": 30, "batch_size": 32},
 }
@@ -167,7 +167,7 @@ PARAMETERS["08_imbalanced_training"] = {
               "variants": ["baseline", "+effective-number weights"], "seeds": [0], "epochs": 1,
               "batch_size": 16, "blocks_per_stage": 1, "base_filters": 8},
     "demo": {**_IMB_COMMON, "n_per_class": 200, "image_size": 32, "imbalance_ratio": 10.0,
-             "variants": _ALL_ABLATION, "seeds": [0, 1], "epochs": 10, "batch_size": 32,
+             "variants": _ALL_ABLATION, "seeds": [0, 1], "epochs": 12, "batch_size": 16,
              "blocks_per_stage": 1, "base_filters": 16},
     "full": {**_IMB_COMMON, "n_per_class": 200, "image_size": 64, "imbalance_ratio": 10.0,
              "variants": _ALL_ABLATION, "seeds": [0, 1, 2], "epochs": 40, "batch_size": 32,
