@@ -447,7 +447,8 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
     check_min_rows(y, n_splits)
     if engine == "fast":
         return _run_fast(X, y, grid=grid, cv=cv, variant=variant, delta=delta, scoring=scoring, seed=seed,
-                         store_dir=store_dir, progress=progress, n_splits=n_splits)
+                         store_dir=store_dir, progress=progress, n_splits=n_splits,
+                         refit_validation=refit_validation, desc=desc)
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # one retracing warning per new model is expected
     combos = _grid_combinations(grid)
@@ -499,7 +500,8 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
     )
 
 
-def _run_fast(X, y, *, grid, cv, variant, delta, scoring, seed, store_dir, progress, n_splits) -> SearchResult:
+def _run_fast(X, y, *, grid, cv, variant, delta, scoring, seed, store_dir, progress, n_splits,
+              refit_validation=0.2, desc=None) -> SearchResult:
     """Delegate to :class:`helpers.fast_search.FastGridSearchCV` and wrap its result."""
     import pandas as pd
 
@@ -510,7 +512,8 @@ def _run_fast(X, y, *, grid, cv, variant, delta, scoring, seed, store_dir, progr
                          "use engine='sklearn'") from err
     sampler = functools.partial(shift_augment, variant=variant, delta=delta)
     search = FastGridSearchCV(param_grid=grid, cv=cv, scoring=scoring, sampler=sampler, random_state=seed,
-                              checkpoint_dir=store_dir, progress=progress).fit(X, y)
+                              checkpoint_dir=store_dir, progress=progress, refit_validation=refit_validation,
+                              desc=desc or f"grid search ({variant}, fast)").fit(X, y)
     history = getattr(search, "history_", None)
     if history is None:
         history = getattr(search.best_estimator_, "history_", {})
@@ -523,7 +526,9 @@ def _run_fast(X, y, *, grid, cv, variant, delta, scoring, seed, store_dir, progr
         best_estimator_=search.best_estimator_, history_=history, scoring=scoring, variant=variant,
         delta=delta, engine="fast", n_splits=n_splits,
         refit_time_=float(getattr(search, "refit_time_", float("nan"))),
-        info=dict(getattr(search, "info_", {}) or {}),
+        info={**dict(getattr(search, "refit_info_", {}) or {}), "fast_engine": dict(getattr(search, "info_", {}) or {}),
+              "history_columns": "loss/accuracy: refit-train part (augmented); val_loss/val_accuracy: "
+                                 "held-out validation part of the training split (not augmented)"},
     )
 
 

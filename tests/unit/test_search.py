@@ -260,3 +260,20 @@ def test_real_search_is_reproducible_and_reloads(tmp_path):
     assert best["split"] == "val" and best["best_params"] == {"batch_size": 16, "epochs": 2, "model__neurons": 8}
     with pytest.raises(FileNotFoundError, match="model.pkl"):
         search.load_estimator(tmp_path)
+
+
+def test_fast_engine_result_has_the_same_shape_and_saves(tmp_path):
+    pytest.importorskip("helpers.fast_search")
+    X, y = _data(n=48, positive=12)
+    grid = {"epochs": [2], "batch_size": [16], "model__neurons": [8]}
+    fast = search.run_search(X, y, param_grid=grid, cv=2, variant="updown", seed=3, engine="fast",
+                             store_dir=tmp_path / "fits", progress=False)
+    assert fast.engine == "fast" and fast.best_params_ == {"batch_size": 16, "epochs": 2, "model__neurons": 8}
+    for key in ("params", "param_batch_size", "split1_test_average_precision", "mean_test_f1",
+                "rank_test_average_precision", "mean_fit_time"):
+        assert key in fast.cv_results_, key
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(fast.history_.columns)
+    folder = search.save_search(fast, tmp_path / "out")
+    np.testing.assert_allclose(search.load_estimator(folder).predict_proba(X)[:, 1],
+                               fast.best_estimator_.predict_proba(X)[:, 1], atol=1e-6)
+    assert search.results_table(folder)["rank"].tolist() == [1]
