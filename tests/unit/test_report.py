@@ -246,3 +246,16 @@ def test_retraining_comparison_and_architecture_families(run):
     names = [n for n, _f, _c in arch.figures]
     assert len(names) == len(set(names)) == 4            # one figure per family/variant, no name clash
     assert any("[depth] wider is higher" in v.sentence for v in arch.verdicts)
+
+
+def test_pipeline_report_publish_cli(run, tmp_path, capsys):
+    from helpers import pipeline
+
+    _full_tabular(run)
+    repo = tmp_path / "repo3"
+    repo.mkdir()
+    (repo / "README.md").write_text(README)
+    assert pipeline.main(["report", "--publish", str(run.path), "--repo-root", str(repo)]) == 0
+    out = capsys.readouterr().out
+    assert "README results section updated" in out
+    assert "run `r1`" in (repo / "README.md").read_text()
