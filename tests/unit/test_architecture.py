@@ -160,3 +160,17 @@ def test_run_family_writes_resumes_and_is_reproducible(tmp_path):
     assert "±" in table["val accuracy"].iloc[0]
     curves, bands = A.family_curves(run, "custom", variants, [0])
     assert len(curves["4C3-GAP"]) == 2 and bands["4C3-GAP"].tolist() == [0.0, 0.0]
+
+
+def test_load_image_splits_class_subset(tmp_path):
+    from helpers import images
+
+    data = images.make_banana_dataset(tmp_path / "bananas", n_per_class=6, image_size=16)
+    splits, names, _ = A.load_image_splits(data, image_size=16, test_size=0.3, val_size=0.3)
+    assert len(names) == 3 and splits["train"][0].shape[1:] == (16, 16, 3)
+    pair = [images.BANANA_CLASSES[1], images.BANANA_CLASSES[0]]
+    splits, names, folder = A.load_image_splits(data, image_size=16, class_subset=pair)
+    assert names == pair and set(np.concatenate([y for _, y in splits.values()])) == {0, 1}
+    assert len(folder.labels) == 12
+    with pytest.raises(ValueError, match=r"class_subset must name at least two classes.*unknown: \['Plantain'\]"):
+        A.load_image_splits(data, image_size=16, class_subset=["Plantain", pair[0]])
