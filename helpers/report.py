@@ -592,7 +592,9 @@ def _mean_sd_table(frame, by: list[str], metrics: list[str], labels: dict[str, s
         if (sds.fillna(0) == 0).all() and (means.dropna() == means.dropna().round()).all():
             table[name] = [int(a) if a == a else None for a in means]  # constant integers (e.g. parameters)
         else:
-            table[name] = [format_mean_sd(a, b, digits) for a, b in zip(means, sds)]
+            table[name] = [format_mean_sd(a, b, digits) if k > 1 else
+                           ("n/a" if a != a else f"{a:.{digits}f} (1 run, no SD)")
+                           for a, b, k in zip(means, sds, summary["n"])]
     table["n (seeds)"] = summary["n"].astype(int)
     return pd.DataFrame(table), summary
 
@@ -827,9 +829,15 @@ def section_images(data: dict, facts: dict) -> Section:
             facts["images_summary"] = summary
             acc = next((c for c in chosen if labels[c] == "test accuracy"), None)
             if acc:
-                best = summary.sort_values(f"{acc}_mean", ascending=False).iloc[0]
+                ranked = summary.sort_values(f"{acc}_mean", ascending=False)
+                best = ranked.iloc[0]
+                ties = int((ranked[f"{acc}_mean"] == best[f"{acc}_mean"]).sum())
                 facts["images_best"] = (best["backbone"], best["mode"], best[f"{acc}_mean"], best[f"{acc}_sd"],
-                                        int(best["n"]))
+                                        int(best["n"]), ties, len(ranked))
+                names = next((d.get("class_names") for d in (data.get("data") or {}).values()
+                              if d.get("class_names")), None)
+                if names:
+                    facts["images_chance"] = 1.0 / len(names)
                 for backbone, group in summary.groupby("backbone", sort=False):
                     modes = group.set_index("mode")
                     if {"finetune", "frozen"} <= set(modes.index):
@@ -868,7 +876,7 @@ def section_images(data: dict, facts: dict) -> Section:
         mean = _mean_history(frames)
         if mean is None:
             continue
-        v = fit_verdict(mean)
+        v = fit_verdict(mean, chance=facts.get("images_chance"))
         rows.append({"backbone": backbone, "mode": mode, "seeds": len(frames), "verdict": v.verdict,
                      "sentence": v.sentence})
         s.figure(f"images_history_{backbone}_{mode}",
@@ -1064,9 +1072,19 @@ def _highlights_and_discussion(report_sections: list[Section], facts: dict, mani
     bullets, discussion = [], []
     prof = manifest.get("profile") or "unknown"
     if "images_best" in facts:
-        b, m, mean, sd, n = facts["images_best"]
-        bullets.append(f"Best transfer model on the test split: **{b} ({m})**, accuracy {format_mean_sd(mean, sd)} "
-                       f"(mean ± SD over {n} seed(s)).")
+        b, m, mean, sd, n, ties, total = facts["images_best"]
+        value = format_mean_sd(mean, sd) if n > 1 else f"{mean:.3f} (1 seed, no SD)"
+        if ties > 1:
+            bullets.append(f"Transfer learning: {ties} of {total} backbone x mode combinations tie for the best "
+                           f"test accuracy, {value}.")
+        else:
+            bullets.append(f"Best transfer model on the test split: **{b} ({m})**, accuracy {value}"
+                           + (f" (mean ± SD over {n} seeds)." if n > 1 else "."))
+        chance = facts.get("images_chance")
+        if chance and mean <= chance + 0.05:
+            discussion.append(f"The best test accuracy of the transfer models ({mean:.3f}) is at chance level "
+                              f"({chance:.3f} for {round(1 / chance)} classes): with this profile the models did not "
+                              "learn the task yet (too few epochs / images, or no pretrained weights).")
     for v in facts.get("finetune_verdicts", []):
         discussion.append(f"Fine-tuning vs frozen: {v.sentence}")
     if facts.get("finetune_verdicts"):
