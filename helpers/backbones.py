@@ -144,7 +144,8 @@ def build_transfer_model(backbone: str, num_classes: int, image_size: int, weigh
                          dropout: float = 0.3, dense_units: int = 0, name: str | None = None):
     """A flat functional transfer model: the backbone without its top plus a new head.
 
-    Head: GlobalAveragePooling2D -> [Dense(dense_units, relu)] -> Dropout -> Dense(softmax).
+    Head: GlobalAveragePooling2D -> BatchNormalization -> [Dense(dense_units, relu)] -> Dropout ->
+    Dense(softmax).
     The base is returned frozen (mode ``frozen``); use :func:`set_mode` to fine-tune.
     Inputs must already be preprocessed with ``get_backbone(backbone).preprocess_input``.
 
@@ -188,6 +189,9 @@ def build_transfer_model(backbone: str, num_classes: int, image_size: int, weigh
     base = spec.constructor()(include_top=False, weights=weights,
                               input_shape=(int(image_size), int(image_size), 3))
     x = keras.layers.GlobalAveragePooling2D(name=f"{HEAD_PREFIX}pool")(base.output)
+    # normalise the pooled features: their scale differs a lot between backbones and weights
+    # (random-weight bases give tiny activations), which otherwise stalls the head's training
+    x = keras.layers.BatchNormalization(name=f"{HEAD_PREFIX}norm")(x)
     if dense_units:
         x = keras.layers.Dense(int(dense_units), activation="relu", name=f"{HEAD_PREFIX}dense")(x)
     x = keras.layers.Dropout(dropout, name=f"{HEAD_PREFIX}dropout")(x)

@@ -119,7 +119,7 @@ PARAMETERS["05_banana_transfer"] = {
     "smoke": {**_BANANA_COMMON, "backbone": "VGG16", "image_size": 32, "n_per_class": 10, "epochs": 1,
               "fine_tune_epochs": 1, "seeds": [0], "batch_size": 16, "weights": None,
               "fine_tune_learning_rate": 1e-4},
-    "demo": {**_BANANA_COMMON, "backbone": "VGG16", "image_size": 64, "n_per_class": 60, "epochs": 8,
+    "demo": {**_BANANA_COMMON, "backbone": "VGG16", "image_size": 64, "n_per_class": 60, "epochs": 30,
              "fine_tune_epochs": 3, "seeds": [0, 1], "batch_size": 32, "weights": None,
              "fine_tune_learning_rate": 1e-4},
     "full": {**_BANANA_COMMON, "backbone": "VGG16", "image_size": 224, "n_per_class": 200, "epochs": 30,

@@ -16,23 +16,24 @@ def test_every_backbone_builds_flat_at_its_minimum_size(name):
     assert spec.last_conv_layer in names  # flat: Grad-CAM can reach it
     assert spec.last_frozen_layer in names
     assert model.output.shape[-1] == 3
-    assert backbones.trainable_layer_names(model) == ["head_output"]
+    assert backbones.trainable_layer_names(model) == ["head_norm", "head_output"]
     backbones.set_mode(model, name, "finetune")
     trainable = backbones.trainable_layer_names(model)
     assert len(trainable) >= 3 and trainable[-1] == "head_output"
     assert not any("bn" in n.split("_")[-1] or n.startswith("batch_normalization") for n in trainable)
     import keras
 
-    assert all(not layer.trainable for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    base_bn = [la for la in model.layers if isinstance(la, keras.layers.BatchNormalization) and la.name != "head_norm"]
+    assert all(not layer.trainable for layer in base_bn)  # frozen BatchNorm runs in inference mode
     assert names.index(trainable[0]) > names.index(spec.last_frozen_layer)
 
 
 def test_finetune_unfreezes_exactly_vgg16_block5():
     model = backbones.build_transfer_model("vgg16", 2, 32)
     backbones.set_mode(model, "VGG16", "finetune")
-    assert backbones.trainable_layer_names(model) == ["block5_conv1", "block5_conv2", "block5_conv3", "head_output"]
+    assert backbones.trainable_layer_names(model) == ["block5_conv1", "block5_conv2", "block5_conv3", "head_norm", "head_output"]
     backbones.set_mode(model, "VGG16", "frozen")
-    assert backbones.trainable_layer_names(model) == ["head_output"]
+    assert backbones.trainable_layer_names(model) == ["head_norm", "head_output"]
 
 
 def test_image_size_below_minimum():
