@@ -113,13 +113,14 @@ def _check_initializer(name: str) -> str:
 _STEP_FUNCTIONS: dict = {}
 
 
-def _epoch_function(n_width_groups: int, track: bool):
+def _epoch_function(n_width_groups: int, track: bool, ragged: bool = True):
     """The cached ``tf.function`` that runs every step of one epoch for a stacked model.
 
     State per width group: ``(W1 [G,F,H], b1 [G,H], W2 [G,H], b2 [G,K])`` plus Adam's ``m``/``v``
-    of each; ``t`` [G] counts each block's steps (a block without rows in a step does not move).
+    of each; ``t`` [G] counts each block's steps (a block without rows in a step does not move;
+    ``ragged=False`` -- every block has the same number of steps -- leaves that masking out).
     """
-    key = (n_width_groups, track)
+    key = (n_width_groups, track, ragged)
     if key in _STEP_FUNCTIONS:
         return _STEP_FUNCTIONS[key]
     import tensorflow as tf
@@ -186,9 +187,14 @@ def _epoch_function(n_width_groups: int, track: bool):
                     m2 = m + (g - m) * (1.0 - b1c)
                     v2 = v + (tf.square(g) - v) * (1.0 - b2c)
                     var2 = var - (m2 * alpha) / (tf.sqrt(v2) + ADAM_EPSILON)
-                    gp.append(var + act * (var2 - var))
-                    gm.append(m + act * (m2 - m))
-                    gv.append(v + act * (v2 - v))
+                    if ragged:
+                        gp.append(var + act * (var2 - var))
+                        gm.append(m + act * (m2 - m))
+                        gv.append(v + act * (v2 - v))
+                    else:
+                        gp.append(var2)
+                        gm.append(m2)
+                        gv.append(v2)
                 new_p.append(tuple(gp))
                 new_m.append(tuple(gm))
                 new_v.append(tuple(gv))
@@ -323,9 +329,10 @@ def train_stacked(train_sets: Sequence[tuple[np.ndarray, np.ndarray]], specs: Se
             "n_models": len(ids),
         })
     params, slots_m, slots_v = tuple(params), tuple(slots_m), tuple(slots_v)
-    run_epoch, predict = _epoch_function(len(widths), track)
-
     sizes = [len(yb) for _, yb in train_sets]
+    ragged = len({math.ceil(n / int(batch_size)) for n in sizes}) > 1
+    run_epoch, predict = _epoch_function(len(widths), track, ragged)
+
     X = tf.constant(_pad_stack([np.asarray(Xb, np.float32) for Xb, _ in train_sets], np.float32))
     Y = tf.constant(_pad_stack([np.asarray(yb, np.float32) for _, yb in train_sets], np.float32))
     Xe = (tf.constant(_pad_stack([np.asarray(e, np.float32).reshape(-1, n_features) for e in eval_sets],

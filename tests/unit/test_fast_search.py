@@ -21,10 +21,12 @@ def _data(n=90, n_features=4, seed=0):
     return X, y
 
 
-def test_stacked_training_matches_keras_fit_weight_for_weight():
+@pytest.mark.parametrize("second_block_rows", [90, 100])
+def test_stacked_training_matches_keras_fit_weight_for_weight(second_block_rows):
     """Same initial weights, same data order, no dropout: every sub-network ends as Keras' own fit."""
     X, y = _data(101, 6)
-    blocks = [(X, y), (X[:90], y[:90])]  # 101 rows: a last partial batch; 90 rows: one step fewer
+    n = second_block_rows  # 101 rows: 7 steps with a partial last batch; 90 rows: 6 steps; 100 rows: 7
+    blocks = [(X, y), (X[:n], y[:n])]
     specs = [ModelSpec(5, 0.0, "glorot_uniform", 1e-2), ModelSpec(3, 0.0, "he_uniform", 3e-3),
              ModelSpec(5, 0.0, "he_uniform", 1e-3)]
     init = [[_initial_weights(s, 6, 100 * g + m) for m, s in enumerate(specs)] for g in range(2)]
