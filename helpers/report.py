@@ -383,8 +383,8 @@ def load_tabular(run_path: str | os.PathLike) -> dict:
     for sub in ("synthesis", "retrain"):
         d = base / sub
         for p in sorted(d.glob("*.csv")) if d.is_dir() else []:
-            if p.name in ("comparison.csv", "comparison_summary.csv"):
-                continue  # per-seed rows: summarised as mean ± SD below
+            if p.name in ("comparison.csv", "comparison_summary.csv", "variant_scores.csv"):
+                continue  # per-seed rows summarised below; variant scores = the grid-search table above
             frame = _read_csv(p, probs, root)
             if frame is not None and len(frame) <= 60:
                 out["retrain"][_rel(p, base)] = frame
@@ -1089,8 +1089,10 @@ def _highlights_and_discussion(report_sections: list[Section], facts: dict, mani
         discussion.append(f"Fine-tuning vs frozen: {v.sentence}")
     if facts.get("finetune_verdicts"):
         n_diff = sum(v.verdict == "differ" for v in facts["finetune_verdicts"])
+        n_und = sum(v.verdict == "undetermined" for v in facts["finetune_verdicts"])
         bullets.append(f"Fine-tuning vs frozen base: a difference beyond the SDs for {n_diff} of "
-                       f"{len(facts['finetune_verdicts'])} backbone(s).")
+                       f"{len(facts['finetune_verdicts'])} backbone(s)"
+                       + (f" ({n_und} undetermined: a single seed has no SD)." if n_und else "."))
     winners = facts.get("tabular_winners")
     if winners is not None and len(winners):
         counts = winners["winner"].value_counts()

@@ -185,8 +185,8 @@ def differ_beyond_sd(mean_a: float, sd_a: float, mean_b: float, sd_b: float, *,
     Returns
     -------
     Verdict
-        ``verdict`` is ``"differ"`` or ``"no clear difference"``; numbers: diff, sd_sum, and
-        ``t``, ``p`` when the test ran.
+        ``verdict`` is ``"differ"``, ``"no clear difference"`` or, when ``n_a`` or ``n_b`` is 1,
+        ``"undetermined"`` (one run has no SD); numbers: diff, sd_sum, and ``t``, ``p`` when the test ran.
     """
     values = {"mean_a": mean_a, "sd_a": sd_a, "mean_b": mean_b, "sd_b": sd_b}
     for key, value in values.items():
@@ -215,7 +215,9 @@ def differ_beyond_sd(mean_a: float, sd_a: float, mean_b: float, sd_b: float, *,
             significant = bool(p < alpha)
             test = f"; Welch t-test p = {p:.3g} ({'<' if significant else '>='} {alpha})"
         elif min(n_a, n_b) < 2:
-            test = f"; with n = {n_a} and {n_b} run(s) the SD says little"
+            return Verdict("undetermined",
+                           f"Undetermined: {quoted}; with n = {n_a} and {n_b} run(s) there is no spread to compare "
+                           f"the difference {abs(diff):{f}} with -- repeat with more seeds.", numbers)
     if beyond and significant:
         return Verdict("differ", f"{higher} is higher: {quoted}; the difference {abs(diff):{f}} exceeds "
                        f"the summed SDs {sd_sum:{f}}{test}.", numbers)

@@ -128,3 +128,9 @@ def test_compare_to_baseline():
     assert np.isfinite(out["diff_vs_baseline"]).all()
     with pytest.raises(ValueError, match="baseline 'nope' not in column 'name'"):
         compare_to_baseline(table, "nope")
+
+
+def test_differ_beyond_sd_single_run_is_undetermined():
+    v = differ_beyond_sd(0.5, 0.0, 0.33, 0.0, n_a=1, n_b=1)
+    assert v.verdict == "undetermined"
+    assert "n = 1 and 1 run(s)" in v.sentence
