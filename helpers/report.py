@@ -593,7 +593,7 @@ def _mean_sd_table(frame, by: list[str], metrics: list[str], labels: dict[str, s
             table[name] = [int(a) if a == a else None for a in means]  # constant integers (e.g. parameters)
         else:
             table[name] = [format_mean_sd(a, b, digits) if k > 1 else
-                           ("n/a" if a != a else f"{a:.{digits}f} (1 run, no SD)")
+                           ("n/a" if a != a else f"{a:.{digits}f} (n=1)")
                            for a, b, k in zip(means, sds, summary["n"])]
     table["n (seeds)"] = summary["n"].astype(int)
     return pd.DataFrame(table), summary
@@ -760,7 +760,7 @@ def section_tabular(data: dict, manifest: dict, facts: dict) -> Section:
         test = summary[summary["split"] == "test"].sort_values("macro_f1_mean", ascending=False)
         if len(test):
             best = test.iloc[0]
-            facts["retrain_best"] = (str(best["strategy"]), "macro-F1 (test)", float(best["macro_f1_mean"]),
+            facts["retrain_best"] = (str(best["strategy"]), "macro-F1", float(best["macro_f1_mean"]),
                                      float(best["macro_f1_sd"]))
             for _, row in test.iloc[1:].iterrows():
                 v = differ_beyond_sd(float(best["macro_f1_mean"]), float(best["macro_f1_sd"]),
@@ -1116,7 +1116,9 @@ def _highlights_and_discussion(report_sections: list[Section], facts: dict, mani
                               f"over {n} seed(s) (baseline of the comparison: {base}).")
         if facts.get(key):
             family, variant, metric, mean, sd, n, base = max(facts[key], key=lambda t: t[3])
-            bullets.append(f"{label}: best is {variant} ({family}) with {metric} {format_mean_sd(mean, sd)}.")
+            where = "" if family == "all" else f" ({family})"
+            bullets.append(f"{label}: best is {variant}{where} with {metric} {format_mean_sd(mean, sd)}"
+                           + (f" over {n} seeds." if n > 1 else " (1 seed, no SD)."))
     verdicts = facts.get("fit_verdicts", [])
     if verdicts:
         from collections import Counter
@@ -1249,12 +1251,35 @@ def show(report: Report, key: str, figures: bool = True) -> None:
 
 # =============================================================================== publishing
 def _reproduce_command(manifest: dict) -> str:
-    argv = (manifest.get("parameters") or {}).get("argv")
+    """The runner command that redoes this run: its profile, the notebooks it executed, its data flags."""
+    import shlex
+
     profile = manifest.get("profile") or "demo"
-    if isinstance(argv, list) and argv:
-        args = " ".join(a for a in argv if not a.startswith("--run-id"))
-        return f"python -m helpers.pipeline {args}"
-    return f"python -m helpers.pipeline --profile {profile}"
+    parts = ["python -m helpers.pipeline", f"--profile {profile}"]
+    executed = sorted({k[:2] for k in _executions(manifest) if k[:2].isdigit()})
+    try:
+        from .pipeline import available_notebooks
+
+        every = sorted({n[:2] for n in available_notebooks()})
+    except Exception:  # noqa: BLE001 - the command is still useful without --only
+        every = executed
+    if executed and executed != every:
+        parts.append("--only " + ",".join(executed))
+    for key, params in _notebook_params(manifest, "0"):
+        if key[:2] in ("01", "02", "03", "04") and params.get("data_path"):
+            parts.append(f"--tabular-data {shlex.quote(str(params['data_path']))}")
+            break
+    for key, params in _notebook_params(manifest, "0"):
+        if key[:2] in ("05", "06", "07", "08") and params.get("data_dir"):
+            parts.append(f"--image-data {shlex.quote(str(params['data_dir']))}")
+            break
+    argv = (manifest.get("parameters") or {}).get("argv") or []
+    for i, a in enumerate(argv):
+        if a == "--set" and i + 1 < len(argv):
+            parts.append(f"--set {shlex.quote(argv[i + 1])}")
+        elif a.startswith("--set="):
+            parts.append(f"--set {shlex.quote(a[6:])}")
+    return " ".join(parts)
 
 
 def published_figures(report: Report, limit: int = 4) -> list[tuple[str, str]]:
