@@ -43,7 +43,8 @@ def colab_cell() -> str:
     return f'''# Colab setup: clone this repository and install it (does nothing outside Colab).
 import sys
 if "google.colab" in sys.modules:
-    import os, subprocess
+    import os
+    import subprocess
     REPO_URL = "{repo_url()}"
     REPO = "/content/deep-learning-course"
     if not os.path.exists(REPO):
