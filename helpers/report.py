@@ -299,6 +299,21 @@ def keras_architecture(path: str | os.PathLike) -> tuple[Any, dict]:
     return pd.DataFrame(rows), compile_info
 
 
+def _compact_layers(layers, limit: int = 30, keep_last: int = 6):
+    """A long layer table (a whole pretrained backbone) as one summary row plus the last layers (the head)."""
+    import pandas as pd
+
+    if len(layers) <= limit:
+        return layers
+    body, head = layers.iloc[:-keep_last], layers.iloc[-keep_last:]
+    counts = body["type"].value_counts()
+    frozen = int(body["settings"].str.contains("trainable=False", regex=False).sum())
+    summary = {"layer": f"layers 1-{len(body)}", "type": "backbone",
+               "settings": ", ".join(f"{t} x{n}" for t, n in counts.head(6).items())
+               + (", ..." if len(counts) > 6 else "") + f"; {frozen} of {len(body)} frozen"}
+    return pd.concat([pd.DataFrame([summary]), head], ignore_index=True)
+
+
 # =============================================================================== track loaders
 def load_manifest(run_path: str | os.PathLike) -> dict:
     """The run's manifest; raises FileNotFoundError/ValueError naming the file when it is missing/corrupt."""
@@ -1009,7 +1024,7 @@ def section_training(manifest: dict, tabular: dict, images: dict, arch: dict) ->
                 s.problems.append(str(err).replace(str(manifest.get("_path", "")) + os.sep, ""))
                 continue
             s.table(f"Architecture of the {name} {' / '.join(map(str, key))} (from `{_rel(path, Path(manifest.get('_path', '')))}`)",
-                    layers)
+                    _compact_layers(layers))
             if compile_info:
                 s.note(f"{name}: loss `{compile_info.get('loss')}`, optimizer `{compile_info.get('optimizer')}`"
                        + (f" (learning rate {compile_info['learning_rate']})" if "learning_rate" in compile_info else "")

@@ -259,3 +259,13 @@ def test_pipeline_report_publish_cli(run, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "README results section updated" in out
     assert "run `r1`" in (repo / "README.md").read_text()
+
+
+def test_long_layer_tables_are_compacted():
+    layers = pd.DataFrame({"layer": [f"l{i}" for i in range(40)], "type": ["Conv2D"] * 37 + ["Pool", "Drop", "Dense"],
+                           "settings": ["trainable=False"] * 30 + [""] * 10})
+    out = rp._compact_layers(layers, limit=30, keep_last=3)
+    assert len(out) == 4
+    assert out.loc[0, "settings"].startswith("Conv2D x37") and "30 of 37 frozen" in out.loc[0, "settings"]
+    assert list(out["layer"][1:]) == ["l37", "l38", "l39"]
+    assert rp._compact_layers(layers.head(5)) is not None and len(rp._compact_layers(layers.head(5))) == 5
