@@ -322,6 +322,7 @@ def run_transfer_experiment(run, backbone, modes, seeds, splits, class_names, *,
             augment=augment if mode == "finetune" else (augment and not feature_cache),
             feature_cache=feature_cache, seed=seed, start_model=start_model, start_history=start_history,
             verbose=verbose)
+        phase = "finetune" if mode == "finetune" else "head"
         test = evaluate_classifier(model, x_te, y_te, class_names, spec.preprocess_input, batch_size, "test")
         val = evaluate_classifier(model, *splits["val"], class_names, spec.preprocess_input, batch_size, "val")
         timing = inference_time_per_sample(model, x_te_pre, batch_size=batch_size)
@@ -336,7 +337,9 @@ def run_transfer_experiment(run, backbone, modes, seeds, splits, class_names, *,
         row = {"backbone": spec.name, "mode": mode, "seed": seed, "split": "test",
                "accuracy": test["accuracy"], "loss": test["loss"], "macro_f1": test["macro_f1"],
                "val_accuracy": val["accuracy"], "val_loss": val["loss"],
-               "epochs": int(len(history)), "mean_epoch_seconds": mean_epoch_seconds(history),
+               "epochs": int(len(history)),
+               # time per epoch of THIS mode's training phase (finetune: the unfrozen epochs only)
+               "mean_epoch_seconds": mean_epoch_seconds(history[history["phase"] == phase]),
                "inference_ms_per_image": timing["ms_per_sample"], "device": timing["device"],
                "params": int(model.count_params()),
                "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
