@@ -303,6 +303,7 @@ def create_run(run_id: str | None = None, profile: str | None = None,
         "finished": None,
         "git_commit": git_commit(),
         "versions": env.versions(),
+        "devices": env.devices(),
         "parameters": parameters or {},
         "notebooks": {},
     }
