@@ -89,11 +89,12 @@ def _one_pair(label: str, variant: str, fraction: float, threads: int | None, se
 
     X, labels = _data(fraction)
     y = ovr_target(labels, label)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = run_search(X, y, param_grid=brief_param_grid(), cv=make_cv(3, seed), variant=variant,
                         delta=0.01, engine="fast", seed=seed, progress=False)
     info = dict(result.info.get("fast_engine", result.info))
     info.update(label=label, variant=variant, seconds=time.perf_counter() - start, rows=len(y),
+                cpu_s=time.process_time() - cpu,
                 best=result.best_params_, best_score=result.best_score_)
     return info
 
@@ -125,12 +126,15 @@ def full(args) -> None:
             done_weight += weight[futures[future]]
             elapsed = time.perf_counter() - start
             print(f"[{elapsed:7.1f} s] {info['variant']:8s} {info['label']:10s} {info['seconds']:6.1f} s "
-                  f"(train {info['train_s']:.1f}, score {info['score_s']:.1f}, refit {info['refit_s']:.1f}) "
+                  f"(cpu {info['cpu_s']:.1f}; train {info['train_s']:.1f}, score {info['score_s']:.1f}, refit {info['refit_s']:.1f}) "
                   f"best AP {info['best_score']:.3f}; extrapolated total "
                   f"{elapsed * total_weight / done_weight / 60:.1f} min", flush=True)
     wall = time.perf_counter() - start
     print(f"\nFULL PLAN WALL TIME: {wall:.1f} s = {wall / 60:.1f} min ({len(pairs)} label x variant searches, "
           f"{len(pairs) * 48 * 3} CV fits + {len(pairs)} refits)")
+    cpu = sum(i["cpu_s"] for i in infos)
+    print(f"CPU seconds of the searches: {cpu:.1f}; on {args.jobs} idle core(s) that is about "
+          f"{cpu / args.jobs / 60:.1f} min of wall time (the wall time above includes waiting for a busy CPU)")
     worker = sum(i["seconds"] for i in infos)
     parts = {k: sum(i[k] for i in infos) for k in ("train_s", "score_s", "refit_s")}
     print("where the time goes (sum over workers, seconds):")
