@@ -71,14 +71,17 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
         "smoke": {"data_path": None, "data_fraction": 0.03, "label_column": "labels", "test_size": 0.2,
                   "variant": "original", "delta": 0.01, "labels": None, "cv": 2, "scoring": "average_precision",
                   "engine": "sklearn", "refit_validation": 0.2,
+                 "backend": "local", "n_jobs": 1, "scheduler_address": None,
                   "param_grid": {"epochs": [2], "batch_size": [64], "model__neurons": [30]}},
         "demo": {"data_path": None, "data_fraction": 0.2, "label_column": "labels", "test_size": 0.2,
                  "variant": "original", "delta": 0.01, "labels": None, "cv": 3, "scoring": "average_precision",
-                 "engine": "sklearn", "refit_validation": 0.2,
+                 "engine": "fast", "refit_validation": 0.2,
+                 "backend": "local", "n_jobs": 1, "scheduler_address": None,
                  "param_grid": {"epochs": [8], "batch_size": [64], "model__neurons": [30, 60]}},
         "full": {"data_path": None, "data_fraction": 1.0, "label_column": "labels", "test_size": 0.2,
                  "variant": "original", "delta": 0.01, "labels": None, "cv": 3, "scoring": "average_precision",
-                 "engine": "sklearn", "refit_validation": 0.2,
+                 "engine": "fast", "refit_validation": 0.2,
+                 "backend": "local", "n_jobs": 1, "scheduler_address": None,
                  "param_grid": {"epochs": [15, 20], "batch_size": [16, 32, 64], "model__dropout": [0.2, 0.3],
                                 "model__kernel_initializer": ["glorot_uniform", "he_uniform"],
                                 "model__neurons": [30, 60]}},
@@ -194,7 +197,7 @@ def defaults(notebook: str, profile: str) -> dict[str, Any]:
     """All parameters of ``notebook`` under ``profile`` (a deep copy, safe to modify)."""
     check_profile(profile)
     check_notebook(notebook)
-    out = {"profile": profile, **copy.deepcopy(COMMON)}
+    out = {"profile": profile, "label": None, **copy.deepcopy(COMMON)}
     out.update(copy.deepcopy(PARAMETERS[notebook][profile]))
     return out
 
@@ -205,7 +208,7 @@ def resolve(notebook: str, profile: str, **given: Any) -> dict[str, Any]:
     Raises ``ValueError`` naming the parameter when ``given`` has a name the notebook does not know.
     """
     params = defaults(notebook, profile)
-    allowed = set(params) | {"label"}
+    allowed = set(params)
     unknown = sorted(set(given) - allowed)
     if unknown:
         raise ValueError(

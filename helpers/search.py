@@ -296,8 +296,12 @@ def _data_digest(X, y) -> str:
 
 def _fit_and_score(X, y, train_idx, val_idx, params: dict, variant: str, delta: float, seed: int) -> dict:
     """Fit one (combination, fold): augment the training fold only, score the untouched validation fold."""
+    import keras
     from imblearn.pipeline import Pipeline
 
+    # Reset Keras' global seed generator too, so a fit gives the same numbers in this process,
+    # in a fresh worker process or on a Dask worker (scikeras' random_state alone does not).
+    keras.utils.set_random_seed(int(seed))
     model = make_classifier(random_state=seed).set_params(**params)
     pipe = Pipeline([("augment", make_shift_sampler(variant, delta)), ("model", model)])
     start = time.perf_counter()
@@ -396,7 +400,8 @@ def _refit(X, y, params: dict, variant: str, delta: float, seed: int, validation
 def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=None, variant: str = "original",
                delta: float = 0.01, scoring: str = DEFAULT_SCORING, engine: str = "sklearn", seed: int = 0,
                store_dir: str | Path | None = None, progress: bool = True,
-               refit_validation: float = 0.2, desc: str | None = None) -> SearchResult:
+               refit_validation: float = 0.2, desc: str | None = None, backend: str = "local",
+               n_jobs: int = 1, scheduler_address: str | None = None) -> SearchResult:
     """Leakage-safe one-vs-rest grid search of :func:`make_classifier` on one augmentation variant.
 
     Parameters
@@ -429,6 +434,15 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
         train-vs-validation curves in ``history_``.
     desc : str, optional
         Progress bar label.
+    backend : {"local", "dask"}
+        Where the ``sklearn`` engine's fits run (:func:`helpers.distributed.map_tasks`): ``local``
+        processes (``n_jobs``; 1 = in this process) or a Dask cluster (``scheduler_address``, or a
+        ``LocalCluster`` of ``n_jobs`` workers started on loopback). Each fit seeds itself, so every
+        backend gives the same results for the same seed.
+    n_jobs : int
+        Worker processes (each with one TensorFlow thread).
+    scheduler_address : str, optional
+        ``tcp://host:8786`` of a running Dask scheduler.
 
     Returns
     -------
@@ -461,31 +475,38 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
 
     from .runs import write_json
 
-    fold_results: list[list[dict]] = []
-    ran = loaded = 0
-    bar = tqdm(total=len(combos) * len(folds), desc=desc or f"grid search ({variant})", disable=not progress,
-               unit="fit")
-    try:
-        for ci, params in enumerate(combos):
-            row = []
-            for k, (tr, va) in enumerate(folds):
-                key = _fit_key(params, k, variant, delta, seed, n_splits, len(y), digest)
-                path = store / f"fit_{ci:03d}_fold{k}_{key}.json" if store is not None else None
-                if path is not None and path.exists():
-                    result = json.loads(path.read_text())
-                    loaded += 1
-                else:
-                    result = _fit_and_score(X, y, tr, va, params, variant, delta, seed)
-                    result.update(params=params, fold=k, combination=ci, split="val",
-                                  averaging="binary (positive class = the label)")
-                    if path is not None:
-                        write_json(path, result)
-                    ran += 1
-                row.append(result)
-                bar.update(1)
-            fold_results.append(row)
+    from .distributed import map_tasks
+
+    results: dict[tuple[int, int], dict] = {}
+    paths: dict[tuple[int, int], Path | None] = {}
+    tasks, task_keys = [], []
+    for ci, params in enumerate(combos):
+        for k, (tr, va) in enumerate(folds):
+            key = _fit_key(params, k, variant, delta, seed, n_splits, len(y), digest)
+            path = store / f"fit_{ci:03d}_fold{k}_{key}.json" if store is not None else None
+            paths[ci, k] = path
+            if path is not None and path.exists():
+                results[ci, k] = json.loads(path.read_text())
+            else:
+                tasks.append((X, y, tr, va, params, variant, delta, seed))
+                task_keys.append((ci, k))
+    loaded, ran = len(results), 0
+    bar = tqdm(total=len(combos) * len(folds), initial=loaded, desc=desc or f"grid search ({variant})",
+               disable=not progress, unit="fit")
+    try:  # every fit is persisted the moment it finishes, whatever the backend
+        for i, result in map_tasks(_fit_and_score, tasks, backend=backend, n_jobs=n_jobs,
+                                   scheduler_address=scheduler_address):
+            ci, k = task_keys[i]
+            result.update(params=combos[ci], fold=k, combination=ci, split="val",
+                          averaging="binary (positive class = the label)")
+            if paths[ci, k] is not None:
+                write_json(paths[ci, k], result)
+            results[ci, k] = result
+            ran += 1
+            bar.update(1)
     finally:
         bar.close()
+    fold_results = [[results[ci, k] for k in range(len(folds))] for ci in range(len(combos))]
     cv_results = _assemble_cv_results(combos, fold_results)
     ranks = cv_results[f"rank_test_{scoring}"]
     best_index = int(np.argmin(ranks))  # first of the best (ties: grid order)
@@ -699,7 +720,8 @@ def load_estimator(folder: str | Path, kind: str = "pkl"):
 
 def search_label(run, X_train, y_train, X_test, y_test, label, *, variant: str, delta: float = 0.01,
                  param_grid=None, cv: int = 3, scoring: str = DEFAULT_SCORING, engine: str = "sklearn",
-                 seed: int = 0, progress: bool = True, extra: dict | None = None) -> dict:
+                 seed: int = 0, progress: bool = True, extra: dict | None = None, backend: str = "local",
+                 n_jobs: int = 1, scheduler_address: str | None = None) -> dict:
     """Search one label on one variant inside a run, store its artifacts, score the test split.
 
     Skips the work when ``tabular/gridsearch/<variant>/<label>/`` is already complete (resume).
@@ -712,7 +734,7 @@ def search_label(run, X_train, y_train, X_test, y_test, label, *, variant: str, 
         ``y_*`` hold the original multi-class labels.
     label : str
         The one-vs-rest label.
-    variant, delta, param_grid, cv, scoring, engine, seed, progress :
+    variant, delta, param_grid, cv, scoring, engine, seed, progress, backend, n_jobs, scheduler_address :
         As in :func:`run_search`.
     extra : dict, optional
         More fields for ``best_params.json`` (e.g. a fingerprint of the split).
@@ -732,7 +754,8 @@ def search_label(run, X_train, y_train, X_test, y_test, label, *, variant: str, 
             raise ValueError(f"{err} (parameter cv={cv})") from None
         result = run_search(X_train, y_bin, param_grid=param_grid, cv=cv, variant=variant, delta=delta,
                             scoring=scoring, engine=engine, seed=seed, store_dir=run.dir(rel, "fits"),
-                            progress=progress, desc=f"{variant} / {label}")
+                            progress=progress, desc=f"{variant} / {label}", backend=backend, n_jobs=n_jobs,
+                            scheduler_address=scheduler_address)
         y_test_bin = (np.asarray(y_test) == label).astype(int)
         test = score_binary(y_test_bin, result.best_estimator_.predict_proba(np.asarray(X_test, dtype=np.float32)))
         test_scores = {"label": label, "variant": variant, "split": "test",
