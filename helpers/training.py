@@ -50,27 +50,14 @@ class EpochTimer(_keras_callback_base()):
 
 
 def get_strategy(strategy="auto"):
-    """A ``tf.distribute`` strategy.
-
-    Parameters
-    ----------
-    strategy : "auto", "default", "mirrored" or a strategy object
-        ``"auto"``: ``MirroredStrategy`` when more than one GPU is visible, else the default
-        (single-device) strategy. Build and compile the model inside ``strategy.scope()``.
-    """
-    import tensorflow as tf
-
+    """A ``tf.distribute`` strategy: a Strategy object is returned as is; a name goes to
+    :func:`helpers.distributed.get_strategy` (``"auto"``: MirroredStrategy when more than one GPU is
+    visible, else the default strategy). Build and compile the model inside ``strategy.scope()``."""
     if not isinstance(strategy, str):
         return strategy
-    if strategy == "auto":
-        gpus = tf.config.list_logical_devices("GPU")
-        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
-    if strategy == "default":
-        return tf.distribute.get_strategy()
-    if strategy == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    raise ValueError(f"unknown strategy {strategy!r}; expected 'auto', 'default', 'mirrored' or a "
-                     "tf.distribute.Strategy")
+    from .distributed import get_strategy as pick
+
+    return pick(strategy)
 
 
 def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
