@@ -473,9 +473,8 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
         store.mkdir(parents=True, exist_ok=True)
     from tqdm.auto import tqdm
 
-    from .runs import write_json
-
     from .distributed import map_tasks
+    from .runs import write_json
 
     results: dict[tuple[int, int], dict] = {}
     paths: dict[tuple[int, int], Path | None] = {}
