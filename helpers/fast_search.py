@@ -561,17 +561,9 @@ class FastGridSearchCV:
 
     # ------------------------------------------------------------------ helpers
     def _check(self, X, y):
-        from .search import METRICS, make_cv
+        from .search import METRICS, _check_xy, make_cv
 
-        X = np.asarray(X)
-        y = np.asarray(y)
-        if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
-            raise ValueError(f"X must be a 2-D numeric array, got shape {X.shape} and dtype {X.dtype}")
-        if len(X) != len(y):
-            raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
-        values = set(np.unique(y).tolist())
-        if not values <= {0, 1}:
-            raise ValueError(f"y must be a one-vs-rest 0/1 target, got values {sorted(values)}")
+        X, y = _check_xy(X, y)
         if self.scoring not in METRICS:
             raise ValueError(f"scoring must be one of {', '.join(METRICS)}; got {self.scoring!r}")
         seed = self.random_state
@@ -585,7 +577,7 @@ class FastGridSearchCV:
         elif isinstance(cv, (str, bytes, bool)) or not hasattr(cv, "split") or not hasattr(cv, "get_n_splits"):
             raise ValueError(f"cv must be a number of folds (>= 2) or a splitter such as StratifiedKFold, "
                              f"got {cv!r}")
-        return X.astype(np.float32, copy=False), y.astype(np.int64, copy=False), cv
+        return X, y, cv
 
     def _augment(self, X, y):
         if self.sampler is None:

@@ -3,6 +3,8 @@ executed at most once per session, after the notebooks it depends on."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from helpers import pipeline, runs
@@ -32,6 +34,21 @@ class SmokeRun:
                 pytest.fail(str(err))
             self.done.add(notebook)
         return self.run
+
+
+@pytest.fixture(scope="session")
+def user_csv(tmp_path_factory):
+    """A small CSV with other label names, three labels (one of a dozen rows) and 6 features."""
+    rng = np.random.default_rng(0)
+    sizes = {"calm": 40, "panting": 16, "sigh": 12}
+    labels = np.repeat(list(sizes), list(sizes.values()))
+    centre = {"calm": 0.0, "panting": 1.0, "sigh": -1.0}
+    X = rng.normal(0, 1, (len(labels), 6)) + np.array([centre[k] for k in labels])[:, None]
+    frame = pd.DataFrame(X, columns=[f"sensor_{i}" for i in range(6)])
+    frame["labels"] = labels
+    path = tmp_path_factory.mktemp("user") / "my_breaths.csv"
+    frame.to_csv(path, index=False)
+    return path, sizes
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import nbformat
-import numpy as np
-import pandas as pd
-import pytest
 
 from helpers import breathing, pipeline, profiles, runs
 
@@ -70,20 +67,6 @@ def test_upsampling_artifacts(smoke):
     eda_split = run.read_csv("tabular/eda/split_counts.csv").set_index("label")
     assert eda_split.drop("total")["train"].to_dict() == originals
 
-
-@pytest.fixture(scope="module")
-def user_csv(tmp_path_factory):
-    """A small CSV with other label names, another label count and 6 features."""
-    rng = np.random.default_rng(0)
-    sizes = {"calm": 40, "panting": 16, "sigh": 12}
-    labels = np.repeat(list(sizes), list(sizes.values()))
-    centre = {"calm": 0.0, "panting": 1.0, "sigh": -1.0}
-    X = rng.normal(0, 1, (len(labels), 6)) + np.array([centre[k] for k in labels])[:, None]
-    frame = pd.DataFrame(X, columns=[f"sensor_{i}" for i in range(6)])
-    frame["labels"] = labels
-    path = tmp_path_factory.mktemp("user") / "my_breaths.csv"
-    frame.to_csv(path, index=False)
-    return path, sizes
 
 
 def test_eda_and_upsampling_on_a_user_csv(user_csv, tmp_path):

@@ -6,7 +6,6 @@ import json
 
 import nbformat
 import numpy as np
-import pandas as pd
 import pytest
 
 from helpers import breathing, pipeline, profiles, runs, search
@@ -95,20 +94,6 @@ def test_synthesis_and_retraining_artifacts(smoke):
     text = stdout_of(run.path / "notebooks" / "04_synthesize_retrain.ipynb")
     assert "split: test" in text
 
-
-@pytest.fixture(scope="module")
-def user_csv(tmp_path_factory):
-    """A small CSV with other label names, three labels (one of a dozen rows) and 6 features."""
-    rng = np.random.default_rng(0)
-    sizes = {"calm": 40, "panting": 16, "sigh": 12}
-    labels = np.repeat(list(sizes), list(sizes.values()))
-    centre = {"calm": 0.0, "panting": 1.0, "sigh": -1.0}
-    X = rng.normal(0, 1, (len(labels), 6)) + np.array([centre[k] for k in labels])[:, None]
-    frame = pd.DataFrame(X, columns=[f"sensor_{i}" for i in range(6)])
-    frame["labels"] = labels
-    path = tmp_path_factory.mktemp("user") / "my_breaths.csv"
-    frame.to_csv(path, index=False)
-    return path, sizes
 
 
 def test_gridsearch_and_synthesis_on_a_user_csv(user_csv, tmp_path):
