@@ -302,6 +302,10 @@ def _fit_and_score(X, y, train_idx, val_idx, params: dict, variant: str, delta: 
     # Reset Keras' global seed generator too, so a fit gives the same numbers in this process,
     # in a fresh worker process or on a Dask worker (scikeras' random_state alone does not).
     keras.utils.set_random_seed(int(seed))
+    # Deterministic ops and tf.data ordering: without it a loaded worker may reorder batches.
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
     model = make_classifier(random_state=seed).set_params(**params)
     pipe = Pipeline([("augment", make_shift_sampler(variant, delta)), ("model", model)])
     start = time.perf_counter()
