@@ -59,8 +59,8 @@ def test_dask_search_has_the_same_shape_and_persists_every_fit(backend_results):
     assert out["dask_again"]["scores"] == out["dask_stored"]["scores"]
 
 
-@pytest.mark.xfail(strict=False, reason="seen to differ in 1 of 4 one-epoch fits when the CPU is loaded "
-                                        "(nondeterminism not yet found); identical on an idle machine")
+@pytest.mark.xfail(strict=False, reason="seen to differ in 1 of 4 one-epoch fits on some runs "
+                                        "(nondeterminism not yet found; identical on others)")
 def test_local_processes_and_dask_give_identical_cv_results(backend_results):
     out = backend_results
     here = out["workers"]
