@@ -6,28 +6,19 @@ import subprocess
 import sys
 import time
 
-import nbformat
+from tiny_notebooks import write_tiny_notebook
 
 from helpers import runs
-
-
-def _notebook(path, body):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("run_dir = None\nprofile = 'smoke'\nseed = 0")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, str(path))
 
 
 def test_kill_runner_mid_notebook_then_resume(tmp_path):
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
     # 00: counts its executions; 01: counts, then waits for a flag file (the test kills it while it waits)
-    _notebook(nbdir / "00_primer.ipynb",
+    write_tiny_notebook(nbdir / "00_primer.ipynb",
               "from pathlib import Path\np = Path(run_dir) / 'n00.txt'\n"
               "p.write_text(str(int(p.read_text()) + 1) if p.exists() else '1')")
-    _notebook(nbdir / "01_breathing_eda.ipynb",
+    write_tiny_notebook(nbdir / "01_breathing_eda.ipynb",
               "import time\nfrom pathlib import Path\np = Path(run_dir) / 'n01.txt'\n"
               "p.write_text(str(int(p.read_text()) + 1) if p.exists() else '1')\n"
               "while not (Path(run_dir) / 'go').exists():\n    time.sleep(0.2)")

@@ -2,8 +2,8 @@
 
 import json
 
-import nbformat
 import pytest
+from tiny_notebooks import write_tiny_notebook
 
 from helpers import pipeline, profiles, runs
 
@@ -63,25 +63,17 @@ def test_cli_bad_flags_exit_2_and_create_no_run(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- executions with tiny notebooks
-def _tiny_notebook(path, body):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("run_dir = None\nvalue = 1\nprofile = 'smoke'\nseed = 0")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, str(path))
-
 
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
     """A notebooks/ folder with two tiny notebooks, registered as 00 and 01."""
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
-    _tiny_notebook(nbdir / "00_primer.ipynb",
+    write_tiny_notebook(nbdir / "00_primer.ipynb",
                    "from pathlib import Path\n"
                    "p = Path(run_dir) / 'count.txt'\n"
                    "p.write_text(str(int(p.read_text()) + 1) if p.exists() else '1')")
-    _tiny_notebook(nbdir / "01_breathing_eda.ipynb", "assert value == 1, f'value was {value}'")
+    write_tiny_notebook(nbdir / "01_breathing_eda.ipynb", "assert value == 1, f'value was {value}'")
     monkeypatch.setattr(pipeline, "notebooks_dir", lambda: nbdir)
     monkeypatch.setattr(pipeline, "available_notebooks", lambda: ["00_primer", "01_breathing_eda"])
     monkeypatch.setitem(profiles.PARAMETERS, "00_primer", {p: {"value": 1} for p in profiles.PROFILES})
