@@ -58,7 +58,7 @@ GRID_KEYS = ("epochs", "batch_size", "model__neurons", "model__dropout", "model_
 
 # --------------------------------------------------------------------------- the network
 def build_mlp(meta: Mapping[str, Any], neurons: int = 30, dropout: float = 0.2,
-              kernel_initializer: str = "glorot_uniform", learning_rate: float = 1e-3):
+              kernel_initializer: str = "glorot_uniform", learning_rate: float = 1e-3, seed: int | None = None):
     """The brief's MLP, compiled: Input -> Dense(neurons, relu) -> Dropout -> output.
 
     Parameters
@@ -69,6 +69,11 @@ def build_mlp(meta: Mapping[str, Any], neurons: int = 30, dropout: float = 0.2,
         Width of the hidden layer, dropout rate after it, initializer of its kernel.
     learning_rate : float
         Adam's learning rate.
+    seed : int, optional
+        Seeds both kernel initializers and the dropout mask stream explicitly. Without it Keras draws
+        those seeds from Python's global ``random`` module, which other threads of the same process
+        also draw from -- a Dask worker's event loop does, so a fit there could start from different
+        weights than the same fit in a plain process.
 
     Returns
     -------
@@ -80,15 +85,22 @@ def build_mlp(meta: Mapping[str, Any], neurons: int = 30, dropout: float = 0.2,
 
     n_features = int(meta["n_features_in_"])
     n_classes = int(meta.get("n_classes_", 2) or 2)
+    hidden_init, output_init = keras.initializers.get(kernel_initializer), "glorot_uniform"
+    dropout_seed = None
+    if seed is not None:
+        hidden_init = type(hidden_init).from_config({**hidden_init.get_config(), "seed": int(seed)})
+        output_init = keras.initializers.GlorotUniform(seed=int(seed) + 1)
+        dropout_seed = int(seed) + 2
     inputs = keras.Input(shape=(n_features,), name="features")
-    x = keras.layers.Dense(int(neurons), activation="relu", kernel_initializer=kernel_initializer,
+    x = keras.layers.Dense(int(neurons), activation="relu", kernel_initializer=hidden_init,
                            name="hidden")(inputs)
-    x = keras.layers.Dropout(float(dropout), name="dropout")(x)
+    x = keras.layers.Dropout(float(dropout), seed=dropout_seed, name="dropout")(x)
     if n_classes <= 2:
-        outputs = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
+        outputs = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=output_init, name="output")(x)
         loss = "binary_crossentropy"
     else:
-        outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
+        outputs = keras.layers.Dense(n_classes, activation="softmax", kernel_initializer=output_init,
+                                     name="output")(x)
         loss = "sparse_categorical_crossentropy"
     model = keras.Model(inputs, outputs, name="mlp")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(learning_rate)), loss=loss,
@@ -108,7 +120,8 @@ def make_classifier(neurons: int = 30, dropout: float = 0.2, kernel_initializer:
     epochs, batch_size : int
         Training length and mini-batch size (grid keys ``epochs``, ``batch_size``).
     random_state : int or None
-        Seeds weight initialisation, dropout and shuffling of each ``fit``.
+        Seeds weight initialisation, dropout and shuffling of each ``fit`` (initializers and dropout
+        get it explicitly as ``model__seed``, see :func:`build_mlp`).
     verbose : int
         Keras verbosity (0 or 2; never 1 in notebooks).
     validation_split : float
@@ -123,8 +136,8 @@ def make_classifier(neurons: int = 30, dropout: float = 0.2, kernel_initializer:
     return KerasClassifier(
         model=build_mlp, model__neurons=neurons, model__dropout=dropout,
         model__kernel_initializer=kernel_initializer, model__learning_rate=learning_rate,
-        optimizer="adam", epochs=epochs, batch_size=batch_size, random_state=random_state,
-        verbose=verbose, validation_split=validation_split,
+        model__seed=random_state, optimizer="adam", epochs=epochs, batch_size=batch_size,
+        random_state=random_state, verbose=verbose, validation_split=validation_split,
     )
 
 

@@ -237,6 +237,29 @@ def test_build_mlp_outputs():
     assert multi.get_layer("hidden").units == 5
 
 
+@pytest.mark.parametrize("initializer", ["glorot_uniform", "he_uniform"])
+def test_seeded_mlp_ignores_pythons_global_random_state(initializer):
+    """Another thread drawing from ``random`` (a Dask worker's event loop) must not change a seeded model."""
+    import random
+
+    import keras
+
+    meta = {"n_features_in_": 4, "n_classes_": 2}
+    weights = []
+    for disturbance in (1, 2):
+        random.seed(disturbance)
+        model = search.build_mlp(meta, neurons=6, kernel_initializer=initializer, seed=11)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    assert keras.ops.convert_to_numpy(weights[0][0]).std() > 0  # really initialised
+    assert model.get_layer("dropout").seed == 13
+    other = search.build_mlp(meta, neurons=6, kernel_initializer=initializer, seed=12).get_weights()
+    assert not np.array_equal(other[0], weights[0][0])
+    # make_classifier routes its random_state to the model's seed
+    assert search.make_classifier(random_state=11).get_params()["model__seed"] == 11
+
+
 def test_real_search_is_reproducible_and_reloads(tmp_path):
     X, y = _data(n=48, positive=12)
     grid = {"epochs": [2], "batch_size": [16], "model__neurons": [8]}
