@@ -58,6 +58,16 @@ def seed_everything(seed: int, deterministic: bool = True) -> int:
     return seed
 
 
+def op_determinism_enabled() -> bool:
+    """Whether TensorFlow's op determinism is on (``seed_everything`` turns it on)."""
+    try:  # public tf.config.experimental has only enable/disable; the query lives here
+        from tensorflow.python.framework import config as tf_config
+
+        return bool(tf_config.is_op_determinism_enabled())
+    except (ImportError, AttributeError):  # pragma: no cover - other TensorFlow versions
+        return os.environ.get("TF_DETERMINISTIC_OPS", "0").lower() in ("1", "true")
+
+
 def _version(name: str) -> str:
     try:
         module = importlib.import_module(name)

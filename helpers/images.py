@@ -599,6 +599,8 @@ def make_dataset(x, y=None, batch_size: int = 32, training: bool = False, augmen
     """
     import tensorflow as tf
 
+    from .env import op_determinism_enabled
+
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"x must have shape (N, height, width, channels), got {x.shape}")
@@ -622,7 +624,10 @@ def make_dataset(x, y=None, batch_size: int = 32, training: bool = False, augmen
             images = preprocess(images)
         return (images, *rest) if rest else images
 
-    ds = ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # With op determinism on, tf.data runs a map with random (stateful) ops sequentially anyway, and
+    # asking for a parallel one only makes TensorFlow log a spurious "use_unbounded_threadpool" error.
+    stateful = training and augment is not None and op_determinism_enabled()
+    ds = ds.map(transform, num_parallel_calls=None if stateful else tf.data.AUTOTUNE, deterministic=True)
     if cache and not training:
         ds = ds.cache()
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -9,6 +9,10 @@
 Each execution is recorded in the run's ``manifest.json`` (parameters, start/end, seconds, status,
 output notebook). ``--resume`` skips executions already completed. A failing notebook stops the
 run with its name, the failing cell and the path of the partial output notebook.
+
+What a kernel process itself prints (TensorFlow's C++ start-up lines, CUDA probing, tf.data
+warnings) goes to ``<run>/logs/<execution>.kernel.log`` -- appended on every attempt, never
+overwritten -- so the terminal shows only the runner's progress and errors.
 """
 
 from __future__ import annotations
@@ -148,7 +152,26 @@ def plan(profile: str, only: str | Sequence[str] | None = None, tabular_data: st
     return executions
 
 
-def _failure_message(execution: Execution, output: Path, err: BaseException) -> str:
+def kernel_log_path(run: runs.Run, execution: Execution) -> Path:
+    """Where the kernel of ``execution`` writes its own stdout/stderr (see module docstring)."""
+    return run.dir("logs") / f"{execution.key}.kernel.log"
+
+
+def _kernel_manager_logging_to(stream):
+    """An nbclient kernel-manager class whose kernel process writes stdout/stderr to ``stream``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggingKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw.setdefault("stdout", stream)
+            kw.setdefault("stderr", stream)
+            return await super().start_kernel(**kw)
+
+    return LoggingKernelManager
+
+
+def _failure_message(execution: Execution, output: Path, err: BaseException,
+                     kernel_log: Path | None = None) -> str:
     cell = ""
     ename = getattr(err, "ename", type(err).__name__)
     evalue = getattr(err, "evalue", str(err))
@@ -166,8 +189,11 @@ def _failure_message(execution: Execution, output: Path, err: BaseException) -> 
                 break
     except Exception:
         pass
-    return (f"notebook {execution.key} failed{cell}: {ename}: {str(evalue)[:500]}\n"
-            f"  partial output notebook: {output}")
+    message = (f"notebook {execution.key} failed{cell}: {ename}: {str(evalue)[:500]}\n"
+               f"  partial output notebook: {output}")
+    if kernel_log is not None:
+        message += f"\n  kernel log: {kernel_log}"
+    return message
 
 
 def execute_notebook(execution: Execution, run: runs.Run, progress: bool = True,
@@ -187,18 +213,22 @@ def execute_notebook(execution: Execution, run: runs.Run, progress: bool = True,
         params["label"] = execution.label
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     started = time.time()
+    log_path = kernel_log_path(run, execution)
     run.record_notebook(execution.key, status="running", started=runs.now_iso(), parameters=params,
-                        output=str(output.relative_to(run.path)))
+                        output=str(output.relative_to(run.path)), kernel_log=str(log_path.relative_to(run.path)))
     try:
-        pm.execute_notebook(
-            str(source), str(output), parameters=params, progress_bar=progress,
-            cwd=str(runs.repo_root()), kernel_name="python3", log_output=False,
-            execution_timeout=timeout,
-        )
+        with open(log_path, "ab") as kernel_log:  # append: a resumed execution keeps the earlier log
+            kernel_log.write(f"--- {runs.now_iso()} {execution.key}\n".encode())
+            kernel_log.flush()
+            pm.execute_notebook(
+                str(source), str(output), parameters=params, progress_bar=progress,
+                cwd=str(runs.repo_root()), kernel_name="python3", log_output=False,
+                execution_timeout=timeout, kernel_manager_class=_kernel_manager_logging_to(kernel_log),
+            )
     except Exception as err:
         run.record_notebook(execution.key, status="failed", finished=runs.now_iso(),
                             seconds=round(time.time() - started, 1), error=f"{type(err).__name__}: {err}"[:2000])
-        raise NotebookFailed(_failure_message(execution, output, err)) from err
+        raise NotebookFailed(_failure_message(execution, output, err, log_path)) from err
     run.record_notebook(execution.key, status="completed", finished=runs.now_iso(),
                         seconds=round(time.time() - started, 1))
     return output

@@ -276,7 +276,7 @@ def run_transfer_experiment(run, backbone, modes, seeds, splits, class_names, *,
     import tensorflow as tf
     from tqdm.auto import tqdm
 
-    from . import backbones
+    from . import backbones, env
     from .evaluation import inference_time_per_sample
     from .runs import atomic_path
 
@@ -300,6 +300,10 @@ def run_transfer_experiment(run, backbone, modes, seeds, splits, class_names, *,
         start_model = start_history = None
         frozen_unit = f"banana/{spec.name}/frozen/seed{seed}"
         if mode == "finetune" and "frozen" in order and run.is_complete(frozen_unit):
+            # Loading re-creates the head's dropout, which draws its seed from Python's random state:
+            # seed first, or a resumed run (fresh process) fine-tunes with other dropout masks than
+            # an uninterrupted one (whose random state went through the frozen training first).
+            env.seed_everything(seed)
             start_model = keras.models.load_model(run.path / frozen_unit / "model.keras", compile=False)
             start_history = run.read_csv(f"{frozen_unit}/history.csv")
         model, history = train_transfer(

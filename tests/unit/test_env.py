@@ -31,6 +31,11 @@ def test_same_seed_same_keras_weights():
     np.testing.assert_array_equal(weights(), weights())
 
 
+def test_seed_everything_turns_op_determinism_on():
+    env.seed_everything(1)
+    assert env.op_determinism_enabled() is True
+
+
 @pytest.mark.parametrize("bad", [-1, 1.5, "7", None, True])
 def test_seed_must_be_a_non_negative_integer(bad):
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):

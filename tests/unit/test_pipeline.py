@@ -73,7 +73,9 @@ def tiny(tmp_path, monkeypatch):
                    "from pathlib import Path\n"
                    "p = Path(run_dir) / 'count.txt'\n"
                    "p.write_text(str(int(p.read_text()) + 1) if p.exists() else '1')")
-    write_tiny_notebook(nbdir / "01_breathing_eda.ipynb", "assert value == 1, f'value was {value}'")
+    write_tiny_notebook(nbdir / "01_breathing_eda.ipynb",
+                        "import os\nos.write(2, b'kernel process stderr line\\n')\n"
+                        "assert value == 1, f'value was {value}'")
     monkeypatch.setattr(pipeline, "notebooks_dir", lambda: nbdir)
     monkeypatch.setattr(pipeline, "available_notebooks", lambda: ["00_primer", "01_breathing_eda"])
     monkeypatch.setitem(profiles.PARAMETERS, "00_primer", {p: {"value": 1} for p in profiles.PROFILES})
@@ -104,9 +106,14 @@ def test_failure_names_notebook_cell_and_partial_output(tiny, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "notebook 01_breathing_eda failed" in err
-    assert "assert value == 1" in err and "value was 5" in err
+    assert "starting 'import os'" in err and "value was 5" in err  # the failing cell and message
     assert "partial output notebook:" in err and "01_breathing_eda.ipynb" in err
     run = runs.Run(runs.runs_root() / "t2")
+    kernel_log = run.path / "logs" / "01_breathing_eda.kernel.log"
+    assert f"kernel log: {kernel_log}" in err
+    # what the kernel process printed went to its log, not to the runner's terminal
+    assert "kernel process stderr line" in kernel_log.read_text()
+    assert "kernel process stderr line" not in err
     m = run.manifest
     assert m["status"] == "failed"
     assert m["notebooks"]["00_primer"]["status"] == "completed"
@@ -116,6 +123,9 @@ def test_failure_names_notebook_cell_and_partial_output(tiny, capsys):
     assert pipeline.main(["--resume", "t2", "--no-progress"]) == 0
     assert (run.path / "count.txt").read_text() == "1"
     assert runs.Run(run.path).manifest["notebooks"]["01_breathing_eda"]["status"] == "completed"
+    # the retry appended to the kernel log: both attempts are in it
+    assert kernel_log.read_text().count("--- ") == 2
+    assert kernel_log.read_text().count("kernel process stderr line") == 2
 
 
 def test_jobs_runs_everything_and_respects_failures(tiny):

@@ -1,0 +1,55 @@
+"""Start a real smoke run in its own process group and kill -9 it (runner and kernel together, like a
+Colab disconnect) when a file appears; used by the kill-and-resume tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SCRIPT = """
+import sys
+from helpers import pipeline, runs
+run_id, only, label = sys.argv[1], sys.argv[2], sys.argv[3]
+path = runs.runs_root() / run_id
+run = runs.Run(path) if path.exists() else runs.create_run(run_id=run_id, profile="smoke")
+executions = [e for e in pipeline.plan("smoke", only=only) if not label or e.label == label]
+pipeline.run_pipeline(executions, run, progress=False)
+print("DONE")
+"""
+
+
+def start(runs_dir: Path, run_id: str, only: str, label: str = "") -> subprocess.Popen:
+    """Start (or resume) smoke run ``run_id`` of notebook ``only`` (one ``label``) in a new session."""
+    env = {**os.environ, "DL_RUNS_DIR": str(runs_dir)}
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, run_id, only, label], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def kill_when(proc: subprocess.Popen, ready, what: str, after: float = 0.0, timeout: float = 300) -> None:
+    """Wait until ``ready()`` is true, sleep ``after`` seconds, then SIGKILL the whole process group."""
+    deadline = time.time() + timeout
+    while not ready():
+        assert proc.poll() is None, f"the run ended before {what}"
+        assert time.time() < deadline, f"no {what} in {timeout:.0f} s"
+        time.sleep(0.05)
+    time.sleep(after)
+    assert proc.poll() is None, f"the run ended within {after} s after {what}; nothing was interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def finish(runs_dir: Path, run_id: str, only: str, label: str = "") -> None:
+    """Resume ``run_id`` to the end in a fresh process; fail with its stderr if it does not finish."""
+    env = {**os.environ, "DL_RUNS_DIR": str(runs_dir)}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, run_id, only, label], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0 and "DONE" in done.stdout, done.stderr[-3000:]
+
+
+def half_written(root: Path) -> list[Path]:
+    """Temporary files an atomic write would leave if it were interrupted."""
+    return [p for p in root.rglob("*") if ".tmp" in p.name]
