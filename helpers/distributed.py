@@ -57,6 +57,9 @@ class _InWorker:
 
     def __call__(self, index: int, *args: Any) -> tuple[int, Any]:
         limit_tf_threads(self.tf_threads)
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")  # a worker builds many small models: no retracing warnings
         return index, self.fn(*args)
 
 
