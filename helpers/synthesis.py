@@ -24,7 +24,7 @@ from .sampling import VARIANTS, check_variant
 
 __all__ = [
     "STRATEGIES", "collect_variant_scores", "choose_variants", "load_chosen_models", "interpolation_candidates",
-    "resolve_threshold", "synthesize_label", "synthesize_to_majority", "random_oversample", "train_multiclass",
+    "resolve_threshold", "synthesize_label", "synthesize_to_majority", "train_multiclass",
     "retrain_comparison", "comparison_table", "check_split_matches",
 ]
 
@@ -300,13 +300,6 @@ def synthesize_to_majority(models: Mapping, X, y, *, threshold: float = 0.5, see
                      "after": int(counts[label]) + stats["added"], "shortfall": stats["shortfall"],
                      "split": "train"})
     return np.concatenate(parts_X), np.concatenate(parts_y), pd.DataFrame(rows)
-
-
-def random_oversample(X, y, seed: int = 0):
-    """Plain random oversampling (duplicates of real rows) of every label up to the majority count."""
-    from imblearn.over_sampling import RandomOverSampler
-
-    return RandomOverSampler(random_state=seed).fit_resample(np.asarray(X, dtype=np.float32), np.asarray(y))
 
 
 # --------------------------------------------------------------------------- retraining

@@ -88,13 +88,6 @@ def test_synthesize_to_majority_counts():
         synthesis.synthesize_to_majority({"mid": ThresholdModel()}, X, y, progress=False)
 
 
-def test_random_oversample_balances():
-    X = np.arange(12, dtype=np.float32).reshape(6, 2)
-    y = np.array(["a"] * 4 + ["b"] * 2)
-    X_res, y_res = synthesis.random_oversample(X, y, seed=0)
-    assert pd.Series(y_res).value_counts().to_dict() == {"a": 4, "b": 4}
-
-
 def _fake_gridsearch_run(tmp_path, variants=("original", "up")):
     run = runs.create_run(run_id="r", root=tmp_path)
     for variant in variants:
