@@ -627,7 +627,7 @@ def make_dataset(x, y=None, batch_size: int = 32, training: bool = False, augmen
     # With op determinism on, tf.data runs a map with random (stateful) ops sequentially anyway, and
     # asking for a parallel one only makes TensorFlow log a spurious "use_unbounded_threadpool" error.
     stateful = training and augment is not None and op_determinism_enabled()
-    ds = ds.map(transform, num_parallel_calls=None if stateful else tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(transform) if stateful else ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache and not training:
         ds = ds.cache()
     return ds.prefetch(tf.data.AUTOTUNE)
