@@ -239,6 +239,9 @@ def run_pipeline(executions: Sequence[Execution], run: runs.Run, jobs: int = 1,
     """Run ``executions`` (respecting dependencies), skipping those the manifest marks completed."""
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"--jobs must be a positive integer, got {jobs!r}")
+    stale = run.remove_stale_temporaries()  # left by a killed earlier attempt; the artifacts are intact
+    if stale:
+        log(f"removed {len(stale)} temporary file(s) an interrupted write left behind")
     done_keys = {k for k, v in run.manifest.get("notebooks", {}).items() if v.get("status") == "completed"}
     pending = [e for e in executions if e.key not in done_keys]
     for e in executions:

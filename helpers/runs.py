@@ -97,6 +97,10 @@ def atomic_path(final_path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
+# ".<final name>.<random>.tmp<final suffix>", as atomic_path names its temporary files
+_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp(\.[^.]*)?$")
+
+
 def _json_default(value: Any) -> Any:
     import numpy as np
 
@@ -241,6 +245,17 @@ class Run:
         return target
 
     # ---------------------------------------------------------------- resume
+    def stale_temporaries(self) -> list[Path]:
+        """Temporary files of :func:`atomic_path` left by a killed process (never a finished artifact)."""
+        return sorted(p for p in self.path.rglob(".*.tmp*") if p.is_file() and _TEMPORARY.match(p.name))
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete :meth:`stale_temporaries` (call only when no other process writes this run)."""
+        removed = self.stale_temporaries()
+        for p in removed:
+            p.unlink(missing_ok=True)
+        return removed
+
     def is_complete(self, relpath: str | os.PathLike) -> bool:
         """True when the artifact at ``relpath`` is finished.
 

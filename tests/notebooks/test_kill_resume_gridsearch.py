@@ -19,9 +19,10 @@ def test_kill_mid_gridsearch_then_resume_gives_the_same_artifacts(smoke, tmp_pat
     fits_before = {d.name: len(list((d / "fits").glob("fit_*.json"))) for d in root.iterdir() if d.is_dir()}
     finished_before = {p.parent.name: p.parent.joinpath("best_params.json").stat().st_mtime_ns
                        for p in root.glob("*/_COMPLETE.json")}
-    assert not killing.half_written(tmp_path / "killed"), "a half-written file was left behind"
+    killing.check_intact(tmp_path / "killed")
 
     killing.finish(tmp_path, "killed", "03", "original")
+    assert not killing.leftovers(tmp_path / "killed")
 
     ref_root = reference.path / "tabular" / "gridsearch" / "original"
     labels = sorted(p.name for p in ref_root.iterdir() if (p / "_COMPLETE.json").exists())

@@ -27,11 +27,12 @@ def test_kill_mid_training_twice_then_resume_gives_the_same_artifacts(smoke, tmp
     proc = killing.start(tmp_path, "killed", "05")
     killing.kill_when(proc, lambda: (frozen / "_COMPLETE.json").exists(), "a complete frozen model", after=1.5)
     assert not (finetune / "_COMPLETE.json").exists(), "fine-tuning finished before the kill"
-    assert not killing.half_written(tmp_path / "killed"), "a half-written file was left behind"
+    killing.check_intact(tmp_path / "killed")
     frozen_written = {p.name: p.stat().st_mtime_ns for p in frozen.iterdir()}
 
     # 3. resumed to the end
     killing.finish(tmp_path, "killed", "05")
+    assert not killing.leftovers(tmp_path / "killed")
     assert {p.name: p.stat().st_mtime_ns for p in frozen.iterdir()} == frozen_written  # not redone
     for mode in ("frozen", "finetune"):
         unit, want = got / mode / "seed0", reference / mode / "seed0"

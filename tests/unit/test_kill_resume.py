@@ -1,11 +1,11 @@
 """kill -9 of the runner (and its kernel) mid-notebook, then --resume: only unfinished work is redone."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
 
+import killing
 from tiny_notebooks import write_tiny_notebook
 
 from helpers import runs
@@ -33,13 +33,12 @@ def test_kill_runner_mid_notebook_then_resume(tmp_path):
         assert proc.poll() is None, "the runner ended before it reached notebook 01"
         assert time.time() < deadline, "notebook 01 never started"
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its kernel, like a Colab disconnect
-    proc.wait()
+    killing.kill_all(proc)  # the runner and its kernel, like a Colab disconnect
 
     m = runs.Run(run_path).manifest
     assert m["notebooks"]["00_primer"]["status"] == "completed"
     assert m["notebooks"]["01_breathing_eda"]["status"] == "running"  # never finished
-    assert not list(run_path.rglob("*.tmp*")), "a half-written temporary file was left behind"
+    killing.check_intact(run_path)
 
     (run_path / "go").write_text("")
     resume = subprocess.run([sys.executable, "-m", "helpers.pipeline", "--resume", "killed", "--no-progress"],

@@ -75,6 +75,23 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
     assert final.read_text() == "new"
 
 
+def test_temporaries_of_a_killed_write_are_found_and_removed_nothing_else(root):
+    """SIGKILL inside atomic_path skips its cleanup: the temporary stays, the artifact is untouched."""
+    run = runs.create_run(run_id="r")
+    run.write_json("a/metrics.json", {"ok": 1})
+    final = run.file("a/model.keras")
+    context = runs.atomic_path(final)
+    tmp = context.__enter__()  # a write that never finishes (no __exit__: the process died)
+    tmp.write_text("half")
+    (run.path / "a" / ".hidden_note").write_text("keep")  # a dotfile that is not a temporary
+    assert run.stale_temporaries() == [tmp]
+    assert run.remove_stale_temporaries() == [tmp]
+    assert not tmp.exists() and not final.exists()
+    assert run.read_json("a/metrics.json") == {"ok": 1}
+    assert (run.path / "a" / ".hidden_note").exists() and (run.path / "manifest.json").exists()
+    assert run.remove_stale_temporaries() == []
+
+
 def test_is_complete_for_files_and_marked_folders(root):
     run = runs.create_run()
     assert not run.is_complete("tabular/up")

@@ -1,8 +1,14 @@
 """Start a real smoke run in its own process group and kill -9 it (runner and kernel together, like a
-Colab disconnect) when a file appears; used by the kill-and-resume tests."""
+Colab disconnect) when a file appears; used by the kill-and-resume tests.
+
+A kernel runs in a session of its own (jupyter_client starts it so), so killing the runner's process
+group alone leaves the kernel working for up to a second until it notices its parent is gone;
+:func:`kill_all` kills the kernel itself first."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -38,8 +44,26 @@ def kill_when(proc: subprocess.Popen, ready, what: str, after: float = 0.0, time
         time.sleep(0.05)
     time.sleep(after)
     assert proc.poll() is None, f"the run ended within {after} s after {what}; nothing was interrupted"
-    os.killpg(proc.pid, signal.SIGKILL)
+    kill_all(proc)
+
+
+def kill_all(proc: subprocess.Popen) -> None:
+    """SIGKILL every process ``proc`` started (kernels first: they write the artifacts), then its
+    process group, and wait until all are gone."""
+    import psutil
+
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    for child in reversed(family):  # deepest first
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    _, alive = psutil.wait_procs(family, timeout=30)
+    assert not alive, f"processes still alive after SIGKILL: {alive}"
 
 
 def finish(runs_dir: Path, run_id: str, only: str, label: str = "") -> None:
@@ -50,6 +74,19 @@ def finish(runs_dir: Path, run_id: str, only: str, label: str = "") -> None:
     assert done.returncode == 0 and "DONE" in done.stdout, done.stderr[-3000:]
 
 
-def half_written(root: Path) -> list[Path]:
-    """Temporary files an atomic write would leave if it were interrupted."""
-    return [p for p in root.rglob("*") if ".tmp" in p.name]
+def check_intact(root: Path) -> None:
+    """Every JSON/CSV artifact under ``root`` reads completely (a kill may leave only temporaries)."""
+    import pandas as pd
+
+    for path in root.rglob("*"):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".csv":
+            pd.read_csv(path)
+
+
+def leftovers(root: Path) -> list[Path]:
+    """Temporary files of interrupted atomic writes (a resume removes them)."""
+    return [p for p in root.rglob(".*") if ".tmp" in p.name]
