@@ -260,7 +260,8 @@ def build_cnn(spec: str, input_shape: tuple[int, int, int], num_classes: int, au
             x = L.Dense(layer.units, activation="relu", name=f"dense{tag}")(x)
     if not flat:
         x = L.Flatten(name="flatten")(x)
-    outputs = L.Dense(out["units"], activation=out["activation"], name="output")(x)
+    # dtype float32: under the mixed_float16 policy the probabilities (and the loss) stay float32
+    outputs = L.Dense(out["units"], activation=out["activation"], dtype="float32", name="output")(x)
     model = keras.Model(inputs, outputs, name=name or "cnn")
     if compile:
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=out["loss"], metrics=["accuracy"])
@@ -316,7 +317,7 @@ def build_resnet(input_shape: tuple[int, int, int], num_classes: int, blocks_per
                 x = L.BatchNormalization(name=f"{tag}_proj_bn")(x)
             x = L.Activation("relu", name=f"{tag}_out")(L.Add(name=f"{tag}_add")([x, y]))
     x = L.GlobalAveragePooling2D(name="gap")(x)
-    outputs = L.Dense(int(num_classes), activation="softmax", name="output")(x)
+    outputs = L.Dense(int(num_classes), activation="softmax", dtype="float32", name="output")(x)
     return keras.Model(inputs, outputs, name=name or f"resnet{6 * int(blocks_per_stage) + 2}")
 
 
@@ -497,7 +498,8 @@ def run_family(run, family: str, variants: list[Variant], data: dict, seeds: lis
         One row per (variant, seed): the summaries.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+
+    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
 
     if not variants:
         raise ValueError(f"family {family!r} has no variants to train")

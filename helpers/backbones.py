@@ -35,9 +35,20 @@ __all__ = [
     "trainable_layer_names",
     "feature_and_head_models",
     "imagenet_cache_path",
+    "imagenet_weights_url",
+    "WeightsChoice",
+    "resolve_weights",
+    "WEIGHTS_CHOICES",
 ]
 
 MODES = ("frozen", "finetune")
+WEIGHTS_CHOICES = ("auto", "imagenet", None, "random")  # or the path of a local weights file
+IMAGENET_WEIGHTS_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/"
+# sub-folder of IMAGENET_WEIGHTS_ORIGIN per backbone (as in keras.applications)
+_WEIGHTS_FOLDER = {"VGG16": "vgg16", "ResNet50V2": "resnet", "Xception": "xception", "InceptionV3": "inception_v3"}
+# md5 of the genuine no-top files (as keras.applications checks them): a cached file that differs is not used
+_WEIGHTS_MD5 = {"VGG16": "6d6bbae143d832006294945121d1f1fc", "ResNet50V2": "fac2f116257151a9d068a22e544a4917",
+                "Xception": "b0042744bf5b25fce3cb969f33bebb97", "InceptionV3": "bcbd6486424b2319ff4ef7d526e38f63"}
 HEAD_PREFIX = "head_"
 
 
@@ -140,6 +151,131 @@ def imagenet_cache_path(backbone: str) -> Path:
     return Path(config.keras_home()) / "models" / get_backbone(backbone).weights_file
 
 
+def imagenet_weights_url(backbone: str) -> str:
+    """Where Keras downloads the ImageNet no-top weights of ``backbone`` from."""
+    spec = get_backbone(backbone)
+    return f"{IMAGENET_WEIGHTS_ORIGIN}{_WEIGHTS_FOLDER[spec.name]}/{spec.weights_file}"
+
+
+@dataclass(frozen=True)
+class WeightsChoice:
+    """Which initial weights a backbone gets, and why (see :func:`resolve_weights`).
+
+    Attributes
+    ----------
+    backbone : str
+    asked : str or None
+        What was asked: ``"auto"``, ``"imagenet"``, None or a path.
+    used : str
+        ``"imagenet"``, ``"random"`` or ``"file"``.
+    weights : str or None
+        What to pass to :func:`build_transfer_model` (a weights file, or None = random).
+    reason : str
+        One sentence: where the weights came from, or why there are none.
+    """
+
+    backbone: str
+    asked: str | None
+    used: str
+    weights: str | None
+    reason: str
+
+    @property
+    def random(self) -> bool:
+        return self.used == "random"
+
+    @property
+    def description(self) -> str:
+        """``ImageNet weights`` / ``random initialisation (no ImageNet weights)`` / ``weights file ...``."""
+        if self.used == "imagenet":
+            return "ImageNet weights"
+        if self.used == "file":
+            return f"weights file {Path(self.weights).name}"
+        return "random initialisation (no ImageNet weights)"
+
+    def banner(self, num_classes: int | None = None) -> str:
+        """The line a notebook shows before training (a warning when the weights are random)."""
+        if not self.random:
+            return f"{self.backbone}: {self.description} ({self.reason})"
+        if self.asked in (None, "random"):
+            head = f"{self.backbone}: random initialisation (asked for)"
+        else:
+            head = f"WARNING -- no ImageNet weights could be loaded for {self.backbone}: random initialisation"
+        chance = f" (chance accuracy = 1/{num_classes})" if num_classes else ""
+        return f"{head} -- results will be near chance{chance}. {self.reason}"
+
+    def as_dict(self) -> dict:
+        """For ``weights.json`` and the manifest (no machine paths: only the file's name)."""
+        return {"backbone": self.backbone, "asked": self.asked, "used": self.used,
+                "file": Path(self.weights).name if self.weights else None,
+                "description": self.description, "reason": self.reason}
+
+
+def _download_imagenet_weights(spec: BackboneSpec, timeout: float) -> Path:
+    """Download the no-top weights into the Keras cache; a socket timeout so offline cannot hang."""
+    import socket
+
+    import keras
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)  # per connect/read, not for the whole (large) file
+    try:
+        return Path(keras.utils.get_file(spec.weights_file, imagenet_weights_url(spec.name),
+                                         cache_subdir="models", file_hash=_WEIGHTS_MD5[spec.name]))
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def resolve_weights(backbone: str, weights="auto", timeout: float = 10.0) -> WeightsChoice:
+    """Decide the initial weights of ``backbone``: ImageNet where it can be loaded, else random.
+
+    ``"auto"``: the ImageNet no-top file from the Keras cache (:func:`imagenet_cache_path`; used
+    when its md5 is the genuine file's, as Keras checks it), else downloaded (each network
+    operation times out after ``timeout`` seconds, so an offline machine fails fast), else random
+    initialisation -- the returned choice says so and why.
+    ``"imagenet"``: the same, but an error naming the backbone and the file to fetch when neither
+    works. ``None`` (or ``"random"``, for a notebook parameter where None means the profile's
+    value): random initialisation. A path: that local weights file (it must exist).
+
+    Returns
+    -------
+    WeightsChoice
+        ``.weights`` is what :func:`build_transfer_model` takes; ``.banner()`` is what to show.
+    """
+    spec = get_backbone(backbone)
+    if weights is None or weights == "random":
+        return WeightsChoice(spec.name, weights, "random", None, f"weights={weights!r}: random initialisation was asked")
+    if weights not in ("auto", "imagenet"):
+        if not isinstance(weights, (str, os.PathLike)):
+            raise ValueError(f"weights must be 'auto', 'imagenet', None or a file path, got {weights!r}")
+        path = Path(os.fspath(weights)).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file {path} does not exist; expected 'auto', 'imagenet', None "
+                                    f"or the path of a {spec.name} no-top weights file")
+        return WeightsChoice(spec.name, str(weights), "file", str(path), f"local file {path.name}")
+    from keras.src.utils import file_utils
+
+    cached = imagenet_cache_path(spec.name)
+    if cached.is_file() and file_utils.validate_file(str(cached), _WEIGHTS_MD5[spec.name]):
+        return WeightsChoice(spec.name, weights, "imagenet", str(cached), f"from the Keras cache ({cached.name})")
+    try:
+        path = _download_imagenet_weights(spec, timeout)
+    except Exception as err:  # offline, DNS failure, timeout, HTTP error...
+        problem = str(err).splitlines()[0] if str(err) else type(err).__name__
+        problem = problem.split(" -- ")[-1]  # Keras: "URL fetch failure on <url>: <code> -- <reason>"
+        if weights == "imagenet":
+            raise RuntimeError(
+                f"could not load the ImageNet weights of {spec.name}: not in the Keras cache ({cached}) and "
+                f"the download failed ({problem}). Download {imagenet_weights_url(spec.name)} on a machine "
+                f"with internet and copy it to {cached}, or use weights='auto' (random when missing) or "
+                f"weights=None.") from err
+        return WeightsChoice(spec.name, weights, "random", None,
+                             f"{spec.weights_file} is not in the Keras cache and downloading it failed "
+                             f"({problem}). To use ImageNet, put that file (from {imagenet_weights_url(spec.name)}) "
+                             f"into $KERAS_HOME/models (backbones.imagenet_cache_path({spec.name!r})).")
+    return WeightsChoice(spec.name, weights, "imagenet", str(path), f"downloaded into the Keras cache ({path.name})")
+
+
 def build_transfer_model(backbone: str, num_classes: int, image_size: int, weights=None,
                          dropout: float = 0.3, dense_units: int = 0, name: str | None = None):
     """A flat functional transfer model: the backbone without its top plus a new head.
@@ -157,10 +293,13 @@ def build_transfer_model(backbone: str, num_classes: int, image_size: int, weigh
         Number of output classes (>= 2).
     image_size : int
         Input height = width; at least the backbone's ``min_size``.
-    weights : None, "imagenet" or path
-        None: random initialisation. ``"imagenet"``: Keras' pre-trained weights (downloaded
-        once into ``$KERAS_HOME/models``, read from there afterwards). A path: a local weights
-        file for the base (e.g. the downloaded ``*_notop.h5``).
+    weights : "auto", "imagenet", None, a path or a :class:`WeightsChoice`
+        Resolved by :func:`resolve_weights`. ``"auto"``: ImageNet when it is cached or can be
+        downloaded, else random. ``"imagenet"``: Keras' pre-trained weights (downloaded once into
+        ``$KERAS_HOME/models``, read from there afterwards; an error when impossible). None:
+        random initialisation. A path: a local no-top weights file (e.g. ``*_notop.h5``).
+        Resolve once with :func:`resolve_weights` and pass ``choice.weights`` to avoid repeated
+        download attempts.
     dropout : float
         Dropout rate before the output layer.
     dense_units : int
@@ -180,12 +319,10 @@ def build_transfer_model(backbone: str, num_classes: int, image_size: int, weigh
                          f"{spec.min_size}; expected an integer >= {spec.min_size}")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    if weights not in (None, "imagenet"):
-        path = Path(os.fspath(weights)).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"weights file {path} does not exist; expected None, 'imagenet' "
-                                    f"or the path of a {spec.name} no-top weights file")
-        weights = str(path)
+    if isinstance(weights, WeightsChoice):
+        weights = weights.weights
+    elif weights is not None:
+        weights = resolve_weights(spec.name, weights).weights  # "auto", "imagenet" or a path -> file or None
     base = spec.constructor()(include_top=False, weights=weights,
                               input_shape=(int(image_size), int(image_size), 3))
     x = keras.layers.GlobalAveragePooling2D(name=f"{HEAD_PREFIX}pool")(base.output)
@@ -195,7 +332,8 @@ def build_transfer_model(backbone: str, num_classes: int, image_size: int, weigh
     if dense_units:
         x = keras.layers.Dense(int(dense_units), activation="relu", name=f"{HEAD_PREFIX}dense")(x)
     x = keras.layers.Dropout(dropout, name=f"{HEAD_PREFIX}dropout")(x)
-    out = keras.layers.Dense(int(num_classes), activation="softmax", name=f"{HEAD_PREFIX}output")(x)
+    # float32 output: under the mixed_float16 policy the probabilities (and the loss) stay float32
+    out = keras.layers.Dense(int(num_classes), activation="softmax", dtype="float32", name=f"{HEAD_PREFIX}output")(x)
     model = keras.Model(base.input, out, name=name or f"{spec.name}_transfer")
     set_mode(model, spec, "frozen")
     return model

@@ -39,7 +39,7 @@ def limit_tf_threads(n: int = 1) -> None:
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(n)
     os.environ["TF_NUM_INTEROP_THREADS"] = str(n)
     os.environ.setdefault("OMP_NUM_THREADS", str(n))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as helpers.env.QUIET_TENSORFLOW_ENV
     import tensorflow as tf
 
     try:
@@ -76,7 +76,7 @@ def local_cluster(n_workers: int = 2, tf_threads: int = 1):
     from dask.distributed import Client, LocalCluster
 
     env = {"TF_NUM_INTRAOP_THREADS": str(tf_threads), "TF_NUM_INTEROP_THREADS": str(tf_threads),
-           "OMP_NUM_THREADS": str(tf_threads), "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "OMP_NUM_THREADS": str(tf_threads), "TF_CPP_MIN_LOG_LEVEL": "3"}  # no C++ log lines from workers
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # inherited by the worker processes the nanny starts
     try:

@@ -1,21 +1,102 @@
-"""Environment: seeding, version/device report, Colab detection."""
+"""Environment: seeding, version/device report, Colab detection, quiet TensorFlow logs, progress bars."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import platform
 import random
+import re
 import sys
+import tempfile
 
-__all__ = ["in_colab", "seed_everything", "versions", "devices", "report", "quiet_tensorflow"]
+__all__ = ["in_colab", "seed_everything", "versions", "devices", "report", "quiet_tensorflow",
+           "QUIET_TENSORFLOW_ENV", "progress_bar", "training_device", "set_mixed_precision"]
 
 REPORTED_PACKAGES = ("numpy", "pandas", "sklearn", "tensorflow", "keras", "scikeras", "imblearn")
 
+# Level 3 hides TensorFlow's C++ INFO, WARNING **and ERROR** lines. Level 2 is not enough: on a machine
+# without a GPU TensorFlow logs "E0000 ... cuda_platform.cc] failed call to cuInit" and tf.data logs
+# "E0000 ... node_def_util.cc] NodeDef mentions attribute use_unbounded_threadpool" (an attribute newer
+# Keras sets that this TensorFlow's op registry does not list; harmless) at ERROR level. Python
+# exceptions are unaffected: a real failure still raises.
+QUIET_TENSORFLOW_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+# What TensorFlow's shared libraries print while they load, before absl logging is initialised (and
+# therefore before TF_CPP_MIN_LOG_LEVEL is read): "WARNING: All log messages before absl::InitializeLog()
+# ...", "I0000 ... port.cc] oneDNN custom operations are on ...", "I0000 ... cudart_stub.cc] Could not
+# find cuda drivers ...", "To enable the following instructions: AVX2 ...".
+_PRELOAD_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)"
+                            r"|[IW]\d{4} \S+\s+\d+ [\w.]+:\d+\] "
+                            r"|To enable the following instructions:)")
+
 
 def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ INFO/WARNING logs (call before importing TensorFlow)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Keep TensorFlow's C++ log lines out of the notebook's outputs. Call before importing TensorFlow.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=3`` (:data:`QUIET_TENSORFLOW_ENV`) and, if TensorFlow is installed
+    and not imported yet, imports it once with the process's C-level stderr captured, replaying
+    every captured line except the known load-time INFO lines (those are printed before TensorFlow
+    reads ``TF_CPP_MIN_LOG_LEVEL``). Safe to call many times; without TensorFlow it only sets the
+    environment. To debug TensorFlow itself, set ``os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"`` after
+    this call and restart the kernel.
+    """
+    os.environ.update(QUIET_TENSORFLOW_ENV)
+    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+        return
+    _import_with_filtered_stderr("tensorflow")
+
+
+def _import_with_filtered_stderr(module: str) -> None:
+    """Import ``module`` with file descriptor 2 captured; replay what is not load-time log noise."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - no usable fd 2
+        importlib.import_module(module)
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            importlib.import_module(module)
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError, AttributeError):  # pragma: no cover
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode("utf-8", errors="replace").splitlines()
+            kept = [line for line in lines if line.strip() and not _PRELOAD_NOISE.match(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+def progress_bar(*args, **kwargs):
+    """A tqdm progress bar: the notebook widget when ipywidgets is installed, else the text bar.
+
+    ``tqdm.auto`` warns "IProgress not found. Please update jupyter and ipywidgets" in a notebook
+    without ipywidgets; this picks the text bar there instead (same arguments as ``tqdm.tqdm``).
+    """
+    return _tqdm_class()(*args, **kwargs)
+
+
+def _tqdm_class():
+    in_notebook = "ipykernel" in sys.modules
+    if in_notebook and importlib.util.find_spec("ipywidgets") is not None:
+        try:
+            from tqdm.notebook import IProgress
+            from tqdm.notebook import tqdm as notebook_tqdm
+
+            if IProgress is not None:
+                return notebook_tqdm
+        except ImportError:  # pragma: no cover
+            pass
+    from tqdm.std import tqdm as text_tqdm
+
+    return text_tqdm
 
 
 def in_colab() -> bool:
@@ -108,13 +189,56 @@ def devices() -> dict[str, object]:
     }
 
 
+def training_device(gpus: list[str] | None = None) -> str:
+    """One line saying which device trains: ``GPU 0 (Tesla T4)`` or the CPU with how to get a GPU.
+
+    Parameters
+    ----------
+    gpus : list of str, optional
+        GPU names (as in ``devices()["gpus"]``); looked up with TensorFlow when omitted.
+    """
+    if gpus is None:
+        gpus = devices()["gpus"]
+    if gpus:
+        more = f" (+{len(gpus) - 1} more GPU(s))" if len(gpus) > 1 else ""
+        return f"GPU 0 ({gpus[0]}){more}"
+    hint = (" -- in Colab choose Runtime > Change runtime type > T4 GPU" if in_colab()
+            else " -- on Colab: Runtime > Change runtime type > T4 GPU")
+    return f"CPU (no GPU visible){hint}"
+
+
+def set_mixed_precision(enabled: bool) -> str:
+    """Turn Keras' ``mixed_float16`` policy on (GPU only) or off; print and return the policy in use.
+
+    Mixed precision computes in float16 and keeps the weights in float32: about 2x faster on a T4's
+    tensor cores. On a CPU it is slower, so there the request is ignored (and said so). The models of
+    the course keep their final softmax/sigmoid in float32 either way.
+    """
+    import keras
+
+    if not isinstance(enabled, bool):
+        raise ValueError(f"mixed_precision must be True or False, got {enabled!r}")
+    if enabled and not devices()["gpus"]:
+        keras.mixed_precision.set_global_policy("float32")
+        print("mixed precision: ignored on a CPU (it only speeds up GPUs); policy float32")
+        return "float32"
+    policy = "mixed_float16" if enabled else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    print(f"mixed precision: policy {policy}")
+    return policy
+
+
 def report(print_it: bool = True) -> dict[str, object]:
-    """Print (and return) versions, devices and whether this is Colab."""
+    """Print (and return) versions, devices, whether this is Colab and which device trains."""
     info = {**versions(), **devices()}
+    info["training_on"] = training_device(info["gpus"])
     if print_it:
         width = max(len(k) for k in info)
         for key, value in info.items():
             if key == "gpus":
                 value = ", ".join(value) if value else "none (CPU only)"
+            if key == "training_on":
+                continue
             print(f"{key:<{width}}  {value}")
+        print(f"training on: {info['training_on']}")
     return info

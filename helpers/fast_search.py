@@ -588,8 +588,7 @@ class FastGridSearchCV:
     # ------------------------------------------------------------------ fit
     def fit(self, X, y):
         """Run the search (and the refit); returns ``self``."""
-        from tqdm.auto import tqdm
-
+        from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
         from .runs import read_json, write_json
         from .search import _assemble_cv_results, _grid_combinations, score_binary
 

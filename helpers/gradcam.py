@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .runs import MissingPrerequisite
+
 __all__ = ["gradcam_heatmap", "overlay", "select_right_wrong", "gradcam_grid", "best_models", "load_test_split",
            "explain_best_model"]
 
@@ -137,8 +139,9 @@ def best_models(run, backbones=None):
     wanted = list(backbones) if backbones else found
     missing = [b for b in wanted if b not in found]
     if not found or missing:
-        raise FileNotFoundError(f"no trained models for {missing or 'any backbone'} in {root}; "
-                                f"found {found or 'none'}: run 05_banana_transfer into this run first")
+        todo = ", ".join(f"backbone={b!r}" for b in missing) if missing else "its defaults"
+        raise MissingPrerequisite(f"no trained models for {missing or 'any backbone'} in {root} (found "
+                                  f"{found or 'none'}): run 05_banana_transfer with {todo} into this run first")
     rows = []
     for backbone in wanted:
         for marker in sorted((root / backbone).glob("*/seed*/_COMPLETE.json")):

@@ -506,7 +506,8 @@ def run_ablation(run, variants: Sequence[str], hdf5_path, seeds: Sequence[int], 
     pandas.DataFrame
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+
+    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
 
     for name in variants:
         ablation_config(name)  # unknown names fail before any training

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import profiles, runs
+from . import env, profiles, runs
 
 __all__ = ["Execution", "plan", "execute_notebook", "run_pipeline", "main", "NotebookFailed"]
 
@@ -63,8 +63,8 @@ class Execution:
 
 def notebooks_dir() -> Path:
     """``$DL_NOTEBOOKS_DIR`` if set (tests use tiny notebooks), else ``<repo>/notebooks``."""
-    env = os.environ.get("DL_NOTEBOOKS_DIR")
-    return Path(env) if env else runs.repo_root() / "notebooks"
+    folder = os.environ.get("DL_NOTEBOOKS_DIR")
+    return Path(folder) if folder else runs.repo_root() / "notebooks"
 
 
 def available_notebooks() -> list[str]:
@@ -131,6 +131,7 @@ def plan(profile: str, only: str | Sequence[str] | None = None, tabular_data: st
     executions = []
     used_overrides: set[str] = set()
     for notebook in chosen:
+        repeated = {k for entry in profiles.REPEATS.get(notebook, {}).get(profile, []) for k in entry} - {"label"}
         for params in profiles.parameter_sets(notebook, profile):
             params = dict(params)
             label = params.pop("label", None)
@@ -138,10 +139,21 @@ def plan(profile: str, only: str | Sequence[str] | None = None, tabular_data: st
                 params["data_path"] = tabular_data
             if image_data is not None and "data_dir" in params:
                 params["data_dir"] = image_data
+            selected = True
             for key, value in overrides.items():
-                if key in params:
+                if key in repeated:  # a parameter the runner repeats over: the override selects executions
+                    used_overrides.add(key)
+                    wanted = value if isinstance(value, list) else [value]
+                    if isinstance(params[key], list):
+                        params[key] = [v for v in params[key] if v in wanted]
+                        selected = selected and bool(params[key])
+                    else:
+                        selected = selected and params[key] in wanted
+                elif key in params:
                     params[key] = value
                     used_overrides.add(key)
+            if not selected:
+                continue
             if label:
                 params["label"] = label
             deps = tuple(d for d in DEPENDS_ON.get(notebook, ()) if d in chosen)
@@ -211,7 +223,7 @@ def execute_notebook(execution: Execution, run: runs.Run, progress: bool = True,
     params = {**execution.parameters, "run_dir": str(run.path)}
     if execution.label:
         params["label"] = execution.label
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.update(env.QUIET_TENSORFLOW_ENV)  # the kernel inherits it: no TF C++ log lines
     started = time.time()
     log_path = kernel_log_path(run, execution)
     run.record_notebook(execution.key, status="running", started=runs.now_iso(), parameters=params,
@@ -260,7 +272,7 @@ def run_pipeline(executions: Sequence[Execution], run: runs.Run, jobs: int = 1,
     for e in pending:
         remaining_per_notebook[e.notebook] = remaining_per_notebook.get(e.notebook, 0) + 1
     failures: list[str] = []
-    from tqdm.auto import tqdm
+    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
 
     bar = tqdm(total=len(pending), desc=f"notebooks (--jobs {jobs})", unit="nb", disable=not progress)
 
@@ -330,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return report.main(argv[1:])
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.update(env.QUIET_TENSORFLOW_ENV)
     try:
         if args.run_id and args.resume:
             raise ValueError("--run-id and --resume exclude each other: --resume continues an existing run")

@@ -32,6 +32,7 @@ NOTEBOOKS = (
 )
 
 # Parameters every notebook has.
+# run_dir None: the profile's current run (helpers.runs.current_run); "new": start a new run.
 COMMON: dict[str, Any] = {"seed": 42, "run_dir": None}
 
 # Tabular notebooks read `data_path` (None = embedded breathing data); image notebooks `data_dir`.
@@ -69,17 +70,20 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
     # ----------------------------------------------------------------- 03 grid search (run once per variant)
     "03_gridsearch": {
         "smoke": {"data_path": None, "data_fraction": 0.03, "label_column": "labels", "test_size": 0.2,
-                  "variant": "original", "delta": 0.01, "labels": None, "cv": 2, "scoring": "average_precision",
+                  "variants": ["original", "up", "down", "updown"],
+                  "delta": 0.01, "labels": None, "cv": 2, "scoring": "average_precision",
                   "engine": "sklearn", "refit_validation": 0.2,
-                 "backend": "local", "n_jobs": 1, "scheduler_address": None,
+                  "backend": "local", "n_jobs": 1, "scheduler_address": None,
                   "param_grid": {"epochs": [2], "batch_size": [64], "model__neurons": [30]}},
         "demo": {"data_path": None, "data_fraction": 0.2, "label_column": "labels", "test_size": 0.2,
-                 "variant": "original", "delta": 0.01, "labels": None, "cv": 3, "scoring": "average_precision",
+                 "variants": ["original", "up", "down", "updown"],
+                 "delta": 0.01, "labels": None, "cv": 3, "scoring": "average_precision",
                  "engine": "fast", "refit_validation": 0.2,
                  "backend": "local", "n_jobs": 1, "scheduler_address": None,
                  "param_grid": {"epochs": [8], "batch_size": [64], "model__neurons": [30, 60]}},
         "full": {"data_path": None, "data_fraction": 1.0, "label_column": "labels", "test_size": 0.2,
-                 "variant": "original", "delta": 0.01, "labels": None, "cv": 3, "scoring": "average_precision",
+                 "variants": ["original", "up", "down", "updown"],
+                 "delta": 0.01, "labels": None, "cv": 3, "scoring": "average_precision",
                  "engine": "fast", "refit_validation": 0.2,
                  "backend": "local", "n_jobs": 1, "scheduler_address": None,
                  "param_grid": {"epochs": [15, 20], "batch_size": [16, 32, 64], "model__dropout": [0.2, 0.3],
@@ -108,34 +112,37 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
 
 REPEATS: dict[str, dict[str, list[dict[str, Any]]]] = {}
 
-# 03_gridsearch runs once per data variant of the brief (original, UP, DOWN, UP & DOWN).
+# 03_gridsearch searches every variant in `variants` (the brief's original, UP, DOWN, UP & DOWN) when
+# run on its own; the runner executes it once per variant so that --jobs runs them in parallel.
 REPEATS["03_gridsearch"] = {
-    p: [{"label": v, "variant": v} for v in ("original", "up", "down", "updown")] for p in PROFILES
+    p: [{"label": v, "variants": [v]} for v in ("original", "up", "down", "updown")] for p in PROFILES
 }
 
-# 05_banana_transfer: one execution per backbone (both modes inside). smoke/demo use small images
-# and random weights (CPU); full uses the brief's 224 px, ImageNet weights, 3 seeds, 30 epochs.
+# 05_banana_transfer: every backbone in `backbones` when run on its own; the runner executes it once per
+# backbone (both modes inside) so that --jobs trains them in parallel. smoke/demo use small images
+# on a CPU; full uses the brief's 224 px, 3 seeds, 30 epochs. weights="auto" everywhere: ImageNet where it
+# is cached or can be downloaded, else random initialisation, announced by the notebook and the report.
+_ALL_BACKBONES = ["VGG16", "ResNet50V2", "Xception", "InceptionV3"]
 _BANANA_COMMON = {"data_dir": None, "max_per_class": None, "test_size": 0.3, "val_size": 0.3,
                   "modes": ["frozen", "finetune"], "dropout": 0.3, "learning_rate": 1e-3,
-                  "augment": True, "feature_cache": True}
+                  "augment": True, "feature_cache": True, "weights": "auto", "mixed_precision": False}
 PARAMETERS["05_banana_transfer"] = {
-    "smoke": {**_BANANA_COMMON, "backbone": "VGG16", "image_size": 32, "n_per_class": 10, "epochs": 1,
-              "fine_tune_epochs": 1, "seeds": [0], "batch_size": 16, "weights": None,
+    "smoke": {**_BANANA_COMMON, "backbones": ["VGG16"], "image_size": 32, "n_per_class": 10, "epochs": 1,
+              "fine_tune_epochs": 1, "seeds": [0], "batch_size": 16,
               "fine_tune_learning_rate": 1e-4},
-    "demo": {**_BANANA_COMMON, "backbone": "VGG16", "image_size": 64, "n_per_class": 60, "epochs": 30,
-             "fine_tune_epochs": 3, "seeds": [0, 1], "batch_size": 32, "weights": None,
+    "demo": {**_BANANA_COMMON, "backbones": _ALL_BACKBONES, "image_size": 64, "n_per_class": 60, "epochs": 30,
+             "fine_tune_epochs": 3, "seeds": [0, 1], "batch_size": 32,
              "fine_tune_learning_rate": 1e-4},
-    "full": {**_BANANA_COMMON, "backbone": "VGG16", "image_size": 224, "n_per_class": 200, "epochs": 30,
-             "fine_tune_epochs": 30, "seeds": [0, 1, 2], "batch_size": 32, "weights": "imagenet",
+    "full": {**_BANANA_COMMON, "backbones": _ALL_BACKBONES, "image_size": 224, "n_per_class": 200, "epochs": 30,
+             "fine_tune_epochs": 30, "seeds": [0, 1, 2], "batch_size": 32,
              "fine_tune_learning_rate": 1e-5},
 }
-_ALL_BACKBONES = ("VGG16", "ResNet50V2", "Xception", "InceptionV3")
 REPEATS["05_banana_transfer"] = {
     # smoke runs VGG16 only: on 2 CPU cores InceptionV3/Xception alone take ~1 min (graph building and
     # tracing); every backbone is still built and checked by tests/unit/test_backbones.py.
-    "smoke": [{"label": "VGG16", "backbone": "VGG16"}],
-    "demo": [{"label": b, "backbone": b} for b in _ALL_BACKBONES],
-    "full": [{"label": b, "backbone": b} for b in _ALL_BACKBONES],
+    "smoke": [{"label": "VGG16", "backbones": ["VGG16"]}],
+    "demo": [{"label": b, "backbones": [b]} for b in _ALL_BACKBONES],
+    "full": [{"label": b, "backbones": [b]} for b in _ALL_BACKBONES],
 }
 PARAMETERS["06_gradcam"] = {
     "smoke": {"n_images": 2, "backbones": None, "alpha": 0.4},
@@ -148,7 +155,7 @@ PARAMETERS["06_gradcam"] = {
 # names for the binary (sigmoid) case.
 _CNN_COMMON = {"data_dir": None, "max_per_class": None, "test_size": 0.3, "val_size": 0.3,
                "custom_specs": [], "class_subset": None, "learning_rate": 1e-3,
-               "lr_schedule": "exponential", "strategy": "auto"}
+               "lr_schedule": "exponential", "strategy": "auto", "mixed_precision": False}
 _CNN_FAMILIES = ["depth", "feature_maps", "dense", "dropout", "advanced"]
 PARAMETERS["07_cnn_architecture"] = {
     "smoke": {**_CNN_COMMON, "n_per_class": 20, "image_size": 32, "families": ["depth"], "seeds": [0],
@@ -164,7 +171,7 @@ _ALL_ABLATION = ["baseline", "+frequency weights", "+effective-number weights", 
                  "+label smoothing (loss)", "+LR step decay", "+LR polynomial decay", "+CLAHE/WB"]
 _IMB_COMMON = {"data_dir": None, "max_per_class": None, "test_size": 0.3, "val_size": 0.3,
                "beta": 0.99, "smoothing": 0.1, "polynomial_power": 2.5, "tail_fraction": 1 / 3,
-               "learning_rate": 1e-3, "strategy": "auto"}
+               "learning_rate": 1e-3, "strategy": "auto", "mixed_precision": False}
 PARAMETERS["08_imbalanced_training"] = {
     "smoke": {**_IMB_COMMON, "n_per_class": 30, "image_size": 24, "imbalance_ratio": 5.0,
               "variants": ["baseline", "+effective-number weights"], "seeds": [0], "epochs": 1,

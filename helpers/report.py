@@ -479,6 +479,11 @@ def load_images(run_path: str | os.PathLike) -> dict:
         obj = _read_json(p, probs, root)
         if isinstance(obj, dict):
             out["data"][p.parent.name] = obj
+    out["weights"] = {}  # banana/<backbone>/weights.json: which initial weights 05 used (asked/used/reason)
+    for p in sorted(base.glob("*/weights.json")) if base.is_dir() else []:
+        obj = _read_json(p, probs, root)
+        if isinstance(obj, dict):
+            out["weights"][p.parent.name] = obj
     out["summaries"], out["splits"] = {}, {}
     for p in sorted(base.glob("*/*.csv")) + sorted(base.glob("*.csv")) if base.is_dir() else []:
         if p.name == "split.csv":  # one row per image: shown as counts per split and class
@@ -819,6 +824,18 @@ IMAGE_METRICS = {
 }
 
 
+def weights_table(data: dict):
+    """Backbone, initial weights ("ImageNet weights" / "random initialisation (no ImageNet weights)"),
+    asked, and the reason, from the ``weights.json`` files :func:`load_images` read (None when there are none)."""
+    import pandas as pd
+
+    recorded = data.get("weights") or {}
+    if not recorded:
+        return None
+    return pd.DataFrame([{"backbone": b, "initial weights": w.get("description") or w.get("used"),
+                          "asked": w.get("asked"), "reason": w.get("reason")} for b, w in sorted(recorded.items())])
+
+
 def section_images(data: dict, facts: dict) -> Section:
     """Backbone x mode table (mean ± SD over seeds), fit verdicts, curves, fine-tuned vs frozen, Grad-CAM."""
     import pandas as pd
@@ -827,6 +844,12 @@ def section_images(data: dict, facts: dict) -> Section:
         return _not_run("images", "Image track: transfer learning (notebooks 05-06)",
                         "no `banana/` or `gradcam/` folder in this run.")
     s = Section("images", "Image track: transfer learning (notebooks 05-06)", problems=list(data["problems"]))
+    weights = weights_table(data)
+    if weights is not None:
+        facts["images_weights"] = dict(zip(weights["backbone"], weights["initial weights"]))
+        s.table("Initial weights of each backbone's base (from `banana/<backbone>/weights.json`; random "
+                "initialisation means no ImageNet weights could be loaded or none were asked for: the results "
+                "are then not transfer learning and are expected near chance)", weights)
     seeds = data.get("seeds")
     if seeds is not None and len(seeds):
         chosen, labels = [], {}
@@ -1036,7 +1059,7 @@ def section_training(manifest: dict, tabular: dict, images: dict, arch: dict) ->
                 units.drop_duplicates(["family", "variant"])[[c for c in ("family", "variant", "spec", "augment", "params")
                                                               if c in units.columns]])
     keep = ("epochs", "batch_size", "learning_rate", "fine_tune_epochs", "fine_tune_learning_rate", "image_size",
-            "seeds", "backbone", "mode", "weights", "cv", "variant", "delta", "param_grid", "optimizer",
+            "seeds", "backbones", "mode", "weights", "cv", "variants", "delta", "param_grid", "optimizer",
             "lr_schedule", "data_fraction", "n_samples", "engine")
     rows = []
     for key, params in _notebook_params(manifest, "0"):
@@ -1093,8 +1116,19 @@ def _highlights_and_discussion(report_sections: list[Section], facts: dict, mani
             bullets.append(f"Transfer learning: {ties} of {total} backbone x mode combinations tie for the best "
                            f"test accuracy, {value}.")
         else:
-            bullets.append(f"Best transfer model on the test split: **{b} ({m})**, accuracy {value}"
+            init = (facts.get("images_weights") or {}).get(b)
+            bullets.append(f"Best transfer model on the test split: **{b} ({m})**"
+                           + (f", {init}" if init else "") + f", accuracy {value}"
                            + (f" (mean ± SD over {n} seeds)." if n > 1 else "."))
+    weights = facts.get("images_weights") or {}
+    random_init = [b for b, w in weights.items() if "random" in str(w)]
+    if random_init:
+        bullets.append("Transfer learning without ImageNet weights: " + ", ".join(random_init)
+                       + (" start" if len(random_init) > 1 else " starts") + " from **random initialisation "
+                       "(no ImageNet weights)**, so " + ("their" if len(random_init) > 1 else "its")
+                       + " results say nothing about transfer learning.")
+    if "images_best" in facts:
+        b, m, mean, sd, n, ties, total = facts["images_best"]
         chance = facts.get("images_chance")
         if chance and mean <= chance + 0.05:
             discussion.append(f"The best test accuracy of the transfer models ({mean:.3f}) is at chance level "

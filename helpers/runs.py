@@ -2,6 +2,11 @@
 
 A run lives in ``runs_root()/<run_id>/``. Creating a run never reuses an existing folder;
 opening one by id or path continues it (that is how a notebook or the runner resumes).
+
+Each profile has a **current run** (``runs_root()/current-<profile>.json``): the run a notebook
+of that profile most recently opened. A notebook opened with ``run_dir=None`` joins it, so a
+student who runs 00 -> 09 one after another (in Colab, or in Jupyter) gets one run that 04, 06
+and 09 read from; ``run_dir="new"`` starts a new run, which becomes the current one.
 Every file is written atomically (temporary file in the same folder, then ``os.replace``),
 so a killed process never leaves a half-written artifact. A unit of work whose artifacts are
 all written is marked with ``_COMPLETE.json`` (written last); ``Run.is_complete`` checks it.
@@ -16,6 +21,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +32,11 @@ __all__ = [
     "atomic_path",
     "create_run",
     "latest_run",
+    "current_run",
     "open_run",
+    "require",
+    "MissingPrerequisite",
+    "NEW_RUN",
     "repo_root",
     "runs_root",
     "git_commit",
@@ -36,6 +46,7 @@ __all__ = [
 
 COMPLETE_MARKER = "_COMPLETE.json"
 MANIFEST = "manifest.json"
+NEW_RUN = "new"  # run_dir="new": start a new run (it becomes the profile's current run)
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -180,6 +191,10 @@ class Run:
             m.setdefault("notebooks", {}).setdefault(key, {}).update(fields)
 
         self.update_manifest(change)
+
+    def complete_notebook(self, notebook: str, label: str | None = None) -> None:
+        """Record in the manifest that ``notebook`` (execution ``label``) ran to its end."""
+        self.record_notebook(execution_key(notebook, label), status="completed", finished=now_iso())
 
     def finish(self, status: str = "completed") -> None:
         """Set the run's end time and status."""
@@ -334,6 +349,36 @@ def resolve_run_path(run_dir: str | os.PathLike) -> Path:
     return runs_root() / _validate_run_id(str(run_dir))
 
 
+def _current_pointer(profile: str | None, root: Path | None = None) -> Path:
+    name = _validate_run_id(profile) if profile else "default"
+    return (root or runs_root()) / f"current-{name}.json"
+
+
+def current_run(profile: str | None, root: str | os.PathLike | None = None) -> Run | None:
+    """The profile's current run (the run a notebook of ``profile`` last opened), or None.
+
+    A pointer to a run folder that was deleted or moved counts as no current run.
+    """
+    root = Path(root) if root else runs_root()
+    pointer = _current_pointer(profile, root)
+    if not pointer.is_file():
+        return None
+    try:
+        run_id = _validate_run_id(read_json(pointer)["run_id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    path = root / run_id
+    return Run(path) if (path / MANIFEST).exists() else None
+
+
+def set_current_run(run: Run, profile: str | None) -> None:
+    """Make ``run`` the current run of ``profile`` (only for runs that live in :func:`runs_root`)."""
+    root = runs_root()
+    if run.path.parent != root.resolve():
+        return  # a run elsewhere (a test's temporary folder, an explicit path) is never made current
+    write_json(_current_pointer(profile, root), {"run_id": run.run_id, "profile": profile, "set": now_iso()})
+
+
 def open_run(run_dir: str | os.PathLike | None = None, notebook: str | None = None,
              parameters: dict | None = None, profile: str | None = None) -> Run:
     """Open the run a notebook writes into.
@@ -341,8 +386,10 @@ def open_run(run_dir: str | os.PathLike | None = None, notebook: str | None = No
     Parameters
     ----------
     run_dir : str, path or None
-        None creates a new run (a notebook run on its own, e.g. in Colab). A path or a run id
-        opens that run, creating it if it does not exist yet.
+        None joins the profile's current run (see :func:`current_run`), creating one if there is
+        none. ``"new"`` creates a new run. A path or a run id opens that run, creating it if it
+        does not exist yet. Whichever run is opened becomes the profile's current run when it
+        lives in :func:`runs_root`, so the notebooks that follow join it.
     notebook : str, optional
         The notebook's key in the manifest (e.g. ``"03_gridsearch-up"``); its parameters and
         start time are recorded there.
@@ -353,6 +400,8 @@ def open_run(run_dir: str | os.PathLike | None = None, notebook: str | None = No
     """
     profile = profile or (parameters or {}).get("profile")
     if run_dir is None or str(run_dir) == "":
+        run = current_run(profile) or create_run(profile=profile)
+    elif str(run_dir) == NEW_RUN:
         run = create_run(profile=profile)
     else:
         path = resolve_run_path(run_dir)
@@ -368,6 +417,7 @@ def open_run(run_dir: str | os.PathLike | None = None, notebook: str | None = No
             if path.exists():
                 path.rmdir()
             run = create_run(run_id=path.name, profile=profile, root=path.parent)
+    set_current_run(run, profile)
     if notebook:
         key = execution_key(notebook, (parameters or {}).get("label"))
         entry = {"parameters": parameters or {}}
@@ -376,6 +426,46 @@ def open_run(run_dir: str | os.PathLike | None = None, notebook: str | None = No
             entry.update(status="running", started=existing.get("started") or now_iso())
         run.record_notebook(key, **entry)
     return run
+
+
+class MissingPrerequisite(FileNotFoundError):
+    """A notebook needs results that an earlier notebook writes; the message says what to run.
+
+    In a notebook it prints as its message alone (no traceback from inside the helpers).
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"\x1b[1;31mMissingPrerequisite:\x1b[0m {self}"]
+
+
+def require(run: Run, needed: dict[str, str], notebook: str) -> None:
+    """Check that ``run`` holds every artifact ``notebook`` needs before it starts.
+
+    Parameters
+    ----------
+    run : Run
+        The run the notebook opened.
+    needed : dict
+        ``{artifact path inside the run: what to run to make it}``, e.g.
+        ``{"tabular/gridsearch/down/summary.csv": "03_gridsearch with variants=['down']"}``.
+    notebook : str
+        The notebook asking (named in the message).
+
+    Raises
+    ------
+    MissingPrerequisite
+        Naming every missing artifact's notebook and parameters, and the run looked in.
+    """
+    missing = [todo for rel, todo in needed.items() if not run.is_complete(rel)]
+    if missing:
+        todo = list(dict.fromkeys(missing))
+        raise MissingPrerequisite(
+            f"{notebook} needs results that are not in the run {run.path} yet: run "
+            + "; run ".join(todo) + " first, with the same profile, so that it writes into this run"
+            + ("; in Colab keep runs on Google Drive (USE_DRIVE = True in the setup cell): every notebook "
+               "gets its own machine, so only Drive carries results from one notebook to the next"
+               if "google.colab" in sys.modules else "")
+        )
 
 
 def execution_key(notebook: str, label: str | None = None) -> str:

@@ -488,9 +488,8 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
     store = Path(store_dir) if store_dir is not None else None
     if store is not None:
         store.mkdir(parents=True, exist_ok=True)
-    from tqdm.auto import tqdm
-
     from .distributed import map_tasks
+    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
     from .runs import write_json
 
     results: dict[tuple[int, int], dict] = {}

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .runs import MissingPrerequisite, require
 from .sampling import VARIANTS, check_variant
 
 __all__ = [
-    "STRATEGIES", "collect_variant_scores", "choose_variants", "load_chosen_models", "interpolation_candidates",
+    "STRATEGIES", "require_gridsearch", "collect_variant_scores", "choose_variants", "load_chosen_models", "interpolation_candidates",
     "resolve_threshold", "synthesize_label", "synthesize_to_majority", "train_multiclass",
     "retrain_comparison", "comparison_table", "check_split_matches",
 ]
@@ -32,6 +33,21 @@ STRATEGIES = ("original", "random_oversampling", "model_guided_synthesis")
 
 
 # --------------------------------------------------------------------------- reading 03's results
+def require_gridsearch(run, variants: Sequence[str] = VARIANTS) -> None:
+    """Stop with :class:`~helpers.runs.MissingPrerequisite` unless 03 finished every variant in ``run``.
+
+    03 writes ``tabular/gridsearch/<variant>/summary.csv`` after its last label of that variant; the
+    message names the variants still to run (``03_gridsearch with variants=[...]``).
+    """
+    for v in variants:
+        check_variant(v)
+    missing = [v for v in variants if not run.is_complete(f"tabular/gridsearch/{v}/summary.csv")]
+    if missing:
+        require(run, {f"tabular/gridsearch/{missing[0]}/summary.csv":
+                      f"03_gridsearch with variants={list(missing)!r} (its default searches all four)"},
+                notebook="04_synthesize_retrain")
+
+
 def collect_variant_scores(run, labels: Sequence[str], variants: Sequence[str] = VARIANTS):
     """One row per (label, variant) from ``tabular/gridsearch/<variant>/<label>/``.
 
@@ -75,7 +91,7 @@ def collect_variant_scores(run, labels: Sequence[str], variants: Sequence[str] =
                 "split_fingerprint": best.get("split_fingerprint"),
             })
     if missing:
-        raise FileNotFoundError(
+        raise MissingPrerequisite(
             f"no finished grid search in {run.path} for: {', '.join(missing[:6])}"
             f"{' ...' if len(missing) > 6 else ''}; run 03_gridsearch with those variants first "
             f"(or pass variants= with the ones you ran)"
@@ -273,7 +289,8 @@ def synthesize_to_majority(models: Mapping, X, y, *, threshold: float = 0.5, see
         (``split`` = train).
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+
+    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
 
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
@@ -357,8 +374,8 @@ def retrain_comparison(run, training_sets: Mapping[str, tuple], X_val, y_val, X_
         ``n_train_rows``, ``averaging``.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
 
+    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
     from .evaluation import classification_metrics
 
     index = {name: i for i, name in enumerate(class_names)}

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "transfer_backbone",
+    "record_weights",
     "EpochTimer",
     "get_strategy",
     "compile_model",
@@ -274,9 +276,9 @@ def run_transfer_experiment(run, backbone, modes, seeds, splits, class_names, *,
     """
     import keras
     import tensorflow as tf
-    from tqdm.auto import tqdm
 
     from . import backbones, env
+    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
     from .evaluation import inference_time_per_sample
     from .runs import atomic_path
 
@@ -359,3 +361,68 @@ def summarize_transfer(results: pd.DataFrame) -> pd.DataFrame:
     for col in ("params", "model_mb", "device"):
         summary[col] = results.groupby(["backbone", "mode"], sort=False)[col].first().to_numpy()
     return summary
+
+
+def record_weights(run, backbone: str, choice) -> None:
+    """Store which initial weights ``backbone`` got (a :class:`helpers.backbones.WeightsChoice`):
+    ``banana/<backbone>/weights.json`` and ``manifest["weights"][backbone]`` (the report reads both)."""
+    run.write_json(f"banana/{backbone}/weights.json", choice.as_dict())
+    run.update_manifest(lambda m: m.setdefault("weights", {}).__setitem__(backbone, choice.as_dict()))
+
+
+def transfer_backbone(run, backbone: str, params, progress: bool = True) -> pd.DataFrame:
+    """Notebook 05's steps for one more backbone, as the notebook does them for its first one.
+
+    Loads the images at the backbone's size, resolves and records its initial weights (the banner is
+    printed), splits with the same seed (``split.csv``, ``data.json``), trains every (mode, seed) with
+    :func:`run_transfer_experiment` (finished units are skipped), and writes ``summary.csv`` and, for
+    the best seed of each mode, ``classification_report.csv`` and ``confusion_matrix.png``.
+
+    Parameters
+    ----------
+    run : helpers.runs.Run
+        The run 05 writes into.
+    backbone : str
+        VGG16, ResNet50V2, Xception or InceptionV3.
+    params : mapping
+        05's resolved parameters (``profiles.resolve("05_banana_transfer", ...)``).
+
+    Returns
+    -------
+    DataFrame
+        One row per (mode, seed), as :func:`run_transfer_experiment`.
+    """
+    import matplotlib.pyplot as plt
+
+    from . import backbones, images, plots
+    from .evaluation import classification_report_frame
+
+    P = params
+    spec = backbones.get_backbone(backbone)
+    size = backbones.effective_image_size(spec.name, P["image_size"])
+    source = P["data_dir"] or images.embedded_banana_dir(n_per_class=P["n_per_class"], image_size=max(96, size))
+    folder = images.load_image_folder(source, image_size=size, max_per_class=P["max_per_class"])
+    choice = backbones.resolve_weights(spec.name, P["weights"])
+    record_weights(run, spec.name, choice)
+    print(f"{spec.name}: image size {size} px; {choice.banner(num_classes=len(folder.class_names))}")
+    splits, index = images.split_dataset(folder, P["test_size"], P["val_size"], seed=P["seed"], return_indices=True)
+    run.write_csv(f"banana/{spec.name}/split.csv", pd.DataFrame(
+        [{"split": k, "path": folder.paths[i], "label": int(folder.labels[i])} for k, idx in index.items() for i in idx]))
+    run.write_json(f"banana/{spec.name}/data.json", {"data_dir": str(source), "image_size": size,
+                                                     "class_names": folder.class_names, "seed": P["seed"]})
+    results = run_transfer_experiment(
+        run, spec.name, P["modes"], P["seeds"], splits, folder.class_names, image_size=size, weights=choice.weights,
+        epochs=P["epochs"], fine_tune_epochs=P["fine_tune_epochs"], batch_size=P["batch_size"],
+        learning_rate=P["learning_rate"], fine_tune_learning_rate=P["fine_tune_learning_rate"], dropout=P["dropout"],
+        augment=P["augment"], feature_cache=P["feature_cache"], progress=progress)
+    run.write_csv(f"banana/{spec.name}/summary.csv", summarize_transfer(results))
+    for mode, rows in results.groupby("mode", sort=False):
+        best = int(rows.sort_values("accuracy", ascending=False).iloc[0]["seed"])
+        pred = run.read_csv(f"banana/{spec.name}/{mode}/seed{best}/predictions.csv")
+        fig = plots.plot_confusion_matrix(pred["y_true"], pred["y_pred"], folder.class_names,
+                                          title=f"{spec.name} {mode}, seed {best} (test)")
+        run.save_figure(f"banana/{spec.name}/{mode}/confusion_matrix.png", fig)
+        plt.close(fig)
+        report = classification_report_frame(pred["y_true"], pred["y_pred"], folder.class_names, split="test")
+        run.write_csv(f"banana/{spec.name}/{mode}/classification_report.csv", report, index=True)
+    return results

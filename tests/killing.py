@@ -35,6 +35,17 @@ def start(runs_dir: Path, run_id: str, only: str, label: str = "") -> subprocess
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def start_notebook(drive: Path, notebook: str, output: Path) -> subprocess.Popen:
+    """Execute ``notebooks/<notebook>.ipynb`` alone as a student does: papermill with only
+    ``profile="smoke"`` (no run_dir), runs and embedded data kept in ``drive`` (a simulated Google Drive)."""
+    env = {**os.environ, "DL_RUNS_DIR": str(drive / "runs"), "DL_DATA_DIR": str(drive / "data")}
+    source = Path(__file__).resolve().parent.parent / "notebooks" / f"{notebook}.ipynb"
+    with open(output.with_suffix(".log"), "wb") as log:  # papermill's messages, read when it fails
+        return subprocess.Popen([sys.executable, "-m", "papermill", str(source), str(output), "-p", "profile",
+                                 "smoke", "--log-level", "ERROR"], env=env, start_new_session=True,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
 def kill_when(proc: subprocess.Popen, ready, what: str, after: float = 0.0, timeout: float = 300) -> None:
     """Wait until ``ready()`` is true, sleep ``after`` seconds, then SIGKILL the whole process group."""
     deadline = time.time() + timeout

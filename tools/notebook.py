@@ -70,8 +70,12 @@ def params(text: str) -> nbformat.NotebookNode:
     return code(text, tags=["parameters"])
 
 
-def write_notebook(path: str | Path, cells: list[nbformat.NotebookNode]) -> Path:
-    """Write a notebook: badge after the title, Colab setup cell second, outputs empty."""
+def write_notebook(path: str | Path, cells: list[nbformat.NotebookNode], gpu: bool = False) -> Path:
+    """Write a notebook: badge after the title, Colab setup cell second, outputs empty.
+
+    ``gpu=True`` adds Colab's accelerator metadata (``accelerator: GPU``, ``colab.gpuType: T4``) so the
+    notebook opens on a GPU runtime in Colab (the training notebooks 05-08).
+    """
     path = Path(path)
     cells = list(cells)
     if not cells or cells[0].cell_type != "markdown":
@@ -82,6 +86,9 @@ def write_notebook(path: str | Path, cells: list[nbformat.NotebookNode]) -> Path
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["colab"] = {"provenance": []}
+    if gpu:
+        nb.metadata["accelerator"] = "GPU"
+        nb.metadata["colab"]["gpuType"] = "T4"
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i:02d}"
     nbformat.validate(nb)

@@ -1,7 +1,11 @@
-"""kill -9 of a real run of notebook 05 twice -- once while the frozen model trains, once while it is
-fine-tuned -- then --resume: the frozen model finished before the second kill is not trained again,
-the interrupted units are redone from their start, and every artifact equals the uninterrupted smoke
-run's (same seed, deterministic ops)."""
+"""A student's Colab session on Google Drive, disconnected twice while notebook 05 trains.
+
+Notebook 05 is executed alone, as a student runs it (papermill with only ``profile="smoke"``: no
+``run_dir``), with runs and data on a simulated Drive folder. It is killed (kernel and all, like a
+Colab disconnect) once while the frozen model trains and once while it is fine-tuned, and re-run each
+time with the same defaults: it joins the same run (the profile's current run on Drive), the frozen
+model finished before the second kill is not trained again, the interrupted units are redone from
+their start, and every artifact equals the uninterrupted smoke run's (same seed, deterministic ops)."""
 
 import json
 
@@ -13,37 +17,49 @@ from helpers import runs
 METRICS = ("accuracy", "loss", "macro_f1", "val_accuracy", "val_loss", "epochs", "params", "trainable_params")
 
 
-def test_kill_mid_training_twice_then_resume_gives_the_same_artifacts(smoke, tmp_path):
+def test_disconnects_mid_training_on_drive_then_rerun_with_defaults_gives_the_same_artifacts(smoke, tmp_path):
     reference = smoke.ensure("05_banana_transfer").path / "banana" / "VGG16"
-    got = tmp_path / "killed" / "banana" / "VGG16"
-    frozen, finetune = got / "frozen" / "seed0", got / "finetune" / "seed0"
+    drive = tmp_path / "MyDrive"
 
-    # 1. killed while the frozen model trains (the augmented batch is saved by the cell just before)
-    proc = killing.start(tmp_path, "killed", "05")
-    killing.kill_when(proc, lambda: (got / "augmented_batch.png").exists(), "the training cell", after=1.0)
-    assert not (frozen / "_COMPLETE.json").exists(), "the frozen model finished before the kill"
+    def unit(mode: str):
+        found = sorted((drive / "runs").glob(f"*/banana/VGG16/{mode}/seed0"))
+        return found[0] if found else None
 
-    # 2. resumed, and killed again while fine-tuning (it starts as soon as the frozen model is complete)
-    proc = killing.start(tmp_path, "killed", "05")
-    killing.kill_when(proc, lambda: (frozen / "_COMPLETE.json").exists(), "a complete frozen model", after=1.5)
-    assert not (finetune / "_COMPLETE.json").exists(), "fine-tuning finished before the kill"
-    killing.check_intact(tmp_path / "killed")
-    frozen_written = {p.name: p.stat().st_mtime_ns for p in frozen.iterdir()}
+    def complete(mode: str) -> bool:
+        return unit(mode) is not None and (unit(mode) / "_COMPLETE.json").exists()
 
-    # 3. resumed to the end
-    killing.finish(tmp_path, "killed", "05")
-    assert not killing.leftovers(tmp_path / "killed")
-    assert {p.name: p.stat().st_mtime_ns for p in frozen.iterdir()} == frozen_written  # not redone
+    # 1. disconnected while the frozen model trains (the augmented batch is saved by the cell just before)
+    proc = killing.start_notebook(drive, "05_banana_transfer", tmp_path / "attempt1.ipynb")
+    killing.kill_when(proc, lambda: any((drive / "runs").glob("*/banana/VGG16/augmented_batch.png")),
+                      "the training cell", after=1.0)
+    assert not complete("frozen"), "the frozen model finished before the kill"
+    (first_run,) = [p for p in (drive / "runs").iterdir() if p.is_dir()]
+
+    # 2. the student re-runs the notebook with its defaults; disconnected again while fine-tuning
+    proc = killing.start_notebook(drive, "05_banana_transfer", tmp_path / "attempt2.ipynb")
+    killing.kill_when(proc, lambda: complete("frozen"), "a complete frozen model", after=1.5)
+    assert not complete("finetune"), "fine-tuning finished before the kill"
+    killing.check_intact(drive / "runs")
+    frozen_written = {p.name: p.stat().st_mtime_ns for p in unit("frozen").iterdir()}
+
+    # 3. re-run to the end
+    proc = killing.start_notebook(drive, "05_banana_transfer", tmp_path / "attempt3.ipynb")
+    assert proc.wait(timeout=600) == 0, (tmp_path / "attempt3.log").read_text()[-3000:]
+    assert [p for p in (drive / "runs").iterdir() if p.is_dir()] == [first_run], "every attempt joined one run"
+    got = first_run / "banana" / "VGG16"
+    assert {p.name: p.stat().st_mtime_ns for p in unit("frozen").iterdir()} == frozen_written  # not redone
     for mode in ("frozen", "finetune"):
-        unit, want = got / mode / "seed0", reference / mode / "seed0"
-        pd.testing.assert_frame_equal(pd.read_csv(unit / "predictions.csv"), pd.read_csv(want / "predictions.csv"),
+        have, want = got / mode / "seed0", reference / mode / "seed0"
+        pd.testing.assert_frame_equal(pd.read_csv(have / "predictions.csv"), pd.read_csv(want / "predictions.csv"),
                                       check_exact=True)
-        history = pd.read_csv(unit / "history.csv").drop(columns=["epoch_seconds", "feature_seconds"], errors="ignore")
+        history = pd.read_csv(have / "history.csv").drop(columns=["epoch_seconds", "feature_seconds"], errors="ignore")
         pd.testing.assert_frame_equal(history, pd.read_csv(want / "history.csv")[history.columns], check_exact=True)
-        row, want_row = (json.loads((u / "metrics.json").read_text())["row"] for u in (unit, want))
+        row, want_row = (json.loads((u / "metrics.json").read_text())["row"] for u in (have, want))
         assert {k: row[k] for k in METRICS} == {k: want_row[k] for k in METRICS}, mode
-    assert (got / "split.csv").read_text() == (reference / "split.csv").read_text()
-    run = runs.Run(tmp_path / "killed")
-    assert run.manifest["notebooks"]["05_banana_transfer-VGG16"]["status"] == "completed"
-    log = (tmp_path / "killed" / "logs" / "05_banana_transfer-VGG16.kernel.log").read_text()
-    assert log.count("--- ") == 3  # three attempts, all kept
+    split, want_split = (pd.read_csv(d / "split.csv") for d in (got, reference))
+    in_class_folder = {"path": lambda paths: paths.map(lambda p: "/".join(p.split("/")[-2:]))}  # data on Drive
+    pd.testing.assert_frame_equal(split.transform(in_class_folder | {"split": lambda x: x, "label": lambda x: x}),
+                                  want_split.transform(in_class_folder | {"split": lambda x: x, "label": lambda x: x}))
+    run = runs.Run(first_run)
+    assert run.manifest["notebooks"]["05_banana_transfer"]["status"] == "completed"
+    assert runs.current_run("smoke", root=drive / "runs").path == run.path

@@ -16,7 +16,7 @@ def test_05_writes_every_seed_and_summary(smoke):
     run = smoke.ensure("05_banana_transfer")
     params = profiles.parameter_sets("05_banana_transfer", "smoke")
     for p in params:
-        backbone = p["backbone"]
+        (backbone,) = p["backbones"]
         for mode in p["modes"]:
             for seed in p["seeds"]:
                 unit = f"banana/{backbone}/{mode}/seed{seed}"

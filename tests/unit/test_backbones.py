@@ -116,7 +116,7 @@ def test_imagenet_weights_load_from_keras_cache_without_network(tmp_path, monkey
     monkeypatch.setattr(file_utils, "validate_file", accept_known_hash)
     model = backbones.build_transfer_model("VGG16", 3, 32, weights="imagenet")
     np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], expected)
-    assert checked == [(str(cached), "6d6bbae143d832006294945121d1f1fc")]  # Keras verifies the cache
+    assert checked == [(str(cached), "6d6bbae143d832006294945121d1f1fc")]  # the cache is verified (md5)
 
 
 def test_imagenet_cache_with_a_wrong_hash_would_download(tmp_path, monkeypatch):
@@ -143,3 +143,106 @@ def test_local_weights_path_is_accepted(tmp_path):
     expected = _write_fake_imagenet_weights(path, seed=7)
     model = backbones.build_transfer_model("VGG16", 3, 32, weights=path)
     np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], expected)
+
+
+# --------------------------------------------------------------------------- weights="auto"
+def _offline(monkeypatch, attempts=None, timeouts=None):
+    """Make every download fail the way it does without network (DNS failure)."""
+    import socket
+    import urllib.error
+
+    from keras.src.utils import file_utils
+
+    def no_network(origin, *args, **kwargs):
+        if attempts is not None:
+            attempts.append(origin)
+        if timeouts is not None:
+            timeouts.append(socket.getdefaulttimeout())
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(file_utils, "urlretrieve", no_network)
+
+
+def test_auto_weights_offline_fall_back_to_random_and_say_so(tmp_path, monkeypatch):
+    import socket
+
+    from keras.src.backend import config
+
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path))  # an empty Keras cache
+    attempts, timeouts = [], []
+    _offline(monkeypatch, attempts, timeouts)
+    before = socket.getdefaulttimeout()
+    choice = backbones.resolve_weights("VGG16", "auto", timeout=3.0)
+    assert attempts == [backbones.imagenet_weights_url("VGG16")]
+    assert timeouts == [3.0] and socket.getdefaulttimeout() == before  # short timeout, restored afterwards
+    assert (choice.used, choice.weights, choice.random) == ("random", None, True)
+    assert choice.description == "random initialisation (no ImageNet weights)"
+    banner = choice.banner(num_classes=3)
+    assert "no ImageNet weights could be loaded for VGG16" in banner and "chance accuracy = 1/3" in banner
+    assert "Name or service not known" in choice.reason
+    record = choice.as_dict()
+    assert record["asked"] == "auto" and record["used"] == "random" and str(tmp_path) not in str(record)
+    model = backbones.build_transfer_model("VGG16", 3, 32, weights=choice)  # random weights, no second attempt
+    assert model.output_shape == (None, 3) and len(attempts) == 1
+
+
+def test_imagenet_weights_offline_is_a_clear_error(tmp_path, monkeypatch):
+    from keras.src.backend import config
+
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path))
+    _offline(monkeypatch)
+    with pytest.raises(RuntimeError, match=r"ImageNet weights of ResNet50V2.*Download https://.*resnet50v2.*notop\.h5"):
+        backbones.resolve_weights("ResNet50V2", "imagenet")
+
+
+def test_auto_weights_from_keras_cache_without_network(tmp_path, monkeypatch):
+    from keras.src.backend import config
+    from keras.src.utils import file_utils
+
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path))
+    expected = _write_fake_imagenet_weights(backbones.imagenet_cache_path("VGG16"), seed=11)
+    attempts = []
+    _offline(monkeypatch, attempts)
+    monkeypatch.setattr(file_utils, "validate_file", lambda fpath, file_hash, *a, **k: True)  # our fake's md5
+    choice = backbones.resolve_weights("VGG16", "auto")
+    assert (choice.used, choice.description, attempts) == ("imagenet", "ImageNet weights", [])
+    assert choice.as_dict()["file"] == "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    model = backbones.build_transfer_model("VGG16", 3, 32, weights=choice.weights)
+    np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], expected)
+    model = backbones.build_transfer_model("VGG16", 3, 32, weights="auto")  # the same, resolved inside
+    np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], expected)
+
+
+@pytest.mark.parametrize("asked", [None, "random"])
+def test_random_weights_when_asked(asked):
+    choice = backbones.resolve_weights("Xception", asked)
+    assert choice.used == "random" and choice.weights is None
+    assert "no ImageNet weights could be loaded" not in choice.banner(3)
+
+
+def test_bad_weights_argument_names_what_is_expected():
+    with pytest.raises(ValueError, match="weights must be 'auto', 'imagenet', None or a file path"):
+        backbones.resolve_weights("VGG16", 3)
+    with pytest.raises(FileNotFoundError, match="weights file .*nothing.h5 does not exist"):
+        backbones.resolve_weights("VGG16", "/nowhere/nothing.h5")
+
+
+# --------------------------------------------------------------------------- mixed precision
+def test_outputs_stay_float32_under_mixed_precision():
+    import keras
+
+    from helpers import architecture
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        models = [backbones.build_transfer_model("VGG16", 3, 32, weights=None),
+                  architecture.build_cnn("[8C3-P2]-16-D2", (16, 16, 3), num_classes=3),
+                  architecture.build_cnn("8C3-P2-16", (16, 16, 3), num_classes=2),  # one sigmoid unit
+                  architecture.build_resnet((16, 16, 3), 3, blocks_per_stage=1, base_filters=4)]
+        for model in models:
+            assert model.layers[1].compute_dtype == "float16" or any(
+                layer.compute_dtype == "float16" for layer in model.layers), model.name
+            assert model.output.dtype == "float32", model.name
+            assert model(np.zeros((1, *model.input_shape[1:]), "float32")).dtype == "float32", model.name
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

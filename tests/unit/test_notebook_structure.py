@@ -53,3 +53,27 @@ def test_golden_copies_cover_every_notebook():
     stems = {p.stem.split("-")[0] for p in golden.glob("*.ipynb")}
     missing = [p.stem for p in NOTEBOOKS if p.stem not in stems]
     assert not missing, f"no golden copy for {missing}: run `make golden`"
+
+
+TRAINING_NOTEBOOKS = ("05_banana_transfer", "06_gradcam", "07_cnn_architecture", "08_imbalanced_training")
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem in TRAINING_NOTEBOOKS], ids=lambda p: p.stem)
+def test_training_notebooks_open_on_a_colab_gpu(path):
+    nb = nbformat.read(str(path), as_version=4)
+    assert nb.metadata.get("accelerator") == "GPU" and nb.metadata.get("colab", {}).get("gpuType") == "T4"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_outputs_stay_quiet(path):
+    """TensorFlow is quietened before it loads, and no cell echoes a Path (e.g. PosixPath('/tmp/...'))."""
+    nb = nbformat.read(str(path), as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    first_helpers = next(i for i, src in enumerate(code) if "from helpers import" in src)
+    assert "env.quiet_tensorflow()" in code[first_helpers], "the first helpers cell calls env.quiet_tensorflow()"
+    assert not any("tensorflow" in src or "keras" in src for src in code[:first_helpers])
+    for src in code:
+        top = [line for line in src.rstrip().splitlines() if line and not line[0].isspace() and not line.startswith("#")]
+        if top:
+            assert not top[-1].startswith(("run.save_figure(", "run.write_csv(", "run.write_json(")), \
+                f"{path.name}: a cell ends with {top[-1][:60]!r}, which echoes a Path; assign it to _"

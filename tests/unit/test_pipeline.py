@@ -18,6 +18,20 @@ def test_plan_follows_the_numbering_and_repeats():
             assert labels == [r["label"] for r in per_profile["smoke"]]
 
 
+def test_overriding_a_repeated_parameter_selects_the_executions():
+    executions = pipeline.plan("smoke", only="03,04", overrides={"variants": ["up", "original"]})
+    grid = [e for e in executions if e.notebook == "03_gridsearch"]
+    assert [(e.label, e.parameters["variants"]) for e in grid] == [("original", ["original"]), ("up", ["up"])]
+    (retrain,) = [e for e in executions if e.notebook == "04_synthesize_retrain"]
+    assert retrain.parameters["variants"] == ["up", "original"], "a notebook that does not repeat takes the value"
+
+
+def test_every_gridsearch_execution_of_the_runner_searches_one_variant_and_alone_all_four():
+    grid = [e for e in pipeline.plan("demo", only="03")]
+    assert [e.parameters["variants"] for e in grid] == [["original"], ["up"], ["down"], ["updown"]]
+    assert profiles.defaults("03_gridsearch", "demo")["variants"] == ["original", "up", "down", "updown"]
+
+
 def test_only_accepts_numbers_and_names_and_rejects_unknown():
     available = ["00_primer", "01_breathing_eda", "02_upsampling"]
     assert pipeline.parse_only("02,00", available) == ["00_primer", "02_upsampling"]

@@ -269,3 +269,24 @@ def test_long_layer_tables_are_compacted():
     assert out.loc[0, "settings"].startswith("Conv2D x37") and "30 of 37 frozen" in out.loc[0, "settings"]
     assert list(out["layer"][1:]) == ["l37", "l38", "l39"]
     assert rp._compact_layers(layers.head(5)) is not None and len(rp._compact_layers(layers.head(5))) == 5
+
+
+def test_random_initialisation_is_said_in_the_transfer_section_and_highlights(run):
+    for seed, acc in ((0, 0.34), (1, 0.33)):
+        _banana(run, "VGG16", "frozen", seed, acc)
+        _banana(run, "ResNet50V2", "frozen", seed, acc + 0.3)
+    run.write_json("banana/VGG16/weights.json", {
+        "backbone": "VGG16", "asked": "auto", "used": "random", "file": None,
+        "description": "random initialisation (no ImageNet weights)", "reason": "download failed (offline)"})
+    run.write_json("banana/ResNet50V2/weights.json", {
+        "backbone": "ResNet50V2", "asked": "auto", "used": "imagenet", "file": "resnet50v2_notop.h5",
+        "description": "ImageNet weights", "reason": "from the Keras cache"})
+    rep = rp.build_report(run.path)
+    captions = [c for c, _ in rep.section("images").tables]
+    table = dict(rep.section("images").tables)[next(c for c in captions if c.startswith("Initial weights"))]
+    assert table.set_index("backbone")["initial weights"].to_dict() == {
+        "ResNet50V2": "ImageNet weights", "VGG16": "random initialisation (no ImageNet weights)"}
+    md = rep.to_markdown()
+    highlights = md[md.index("Highlights"):] if "Highlights" in md else md
+    assert "VGG16 starts from **random initialisation (no ImageNet weights)**" in highlights
+    assert "**ResNet50V2 (frozen)**, ImageNet weights, accuracy" in md

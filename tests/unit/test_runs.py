@@ -42,9 +42,51 @@ def test_open_run_by_id_continues_and_records_notebook(root):
     assert entry["status"] == "running" and entry["parameters"]["seed"] == 1
 
 
-def test_open_run_none_creates_a_new_run(root):
+def test_open_run_none_creates_a_run_and_later_notebooks_join_it(root):
     a = runs.open_run(None, notebook="01_breathing_eda", parameters={"profile": "smoke"})
     assert a.run_id.endswith("-smoke")
+    b = runs.open_run(None, notebook="02_upsampling", parameters={"profile": "smoke"})
+    assert b.path == a.path and set(b.manifest["notebooks"]) == {"01_breathing_eda", "02_upsampling"}
+    assert runs.current_run("smoke").path == a.path
+    other = runs.open_run(None, notebook="02_upsampling", parameters={"profile": "demo"})
+    assert other.path != a.path, "each profile has its own current run"
+
+
+def test_open_run_new_starts_a_run_that_becomes_current(root):
+    a = runs.open_run(None, parameters={"profile": "smoke"})
+    b = runs.open_run("new", notebook="00_primer", parameters={"profile": "smoke"})
+    assert b.path != a.path and runs.current_run("smoke").path == b.path
+    assert runs.open_run(None, parameters={"profile": "smoke"}).path == b.path
+
+
+def test_an_explicit_run_in_the_runs_folder_becomes_current_one_elsewhere_does_not(root, tmp_path):
+    runs.open_run("mine", parameters={"profile": "smoke"})
+    assert runs.current_run("smoke").run_id == "mine"
+    runs.open_run(tmp_path / "elsewhere" / "r", parameters={"profile": "smoke"})
+    assert runs.current_run("smoke").run_id == "mine"
+
+
+def test_a_current_run_that_was_deleted_gives_a_new_run(root):
+    import shutil
+
+    a = runs.open_run(None, parameters={"profile": "smoke"})
+    shutil.rmtree(a.path)
+    assert runs.current_run("smoke") is None
+    b = runs.open_run(None, parameters={"profile": "smoke"})
+    assert b.path.is_dir() and (b.path / "manifest.json").is_file()
+
+
+def test_require_names_the_notebook_to_run_first_and_renders_without_traceback(root):
+    run = runs.open_run(None, parameters={"profile": "smoke"})
+    run.write_text("banana/VGG16/summary.csv", "x\n")
+    runs.require(run, {"banana/VGG16/summary.csv": "05_banana_transfer"}, notebook="06_gradcam")
+    with pytest.raises(runs.MissingPrerequisite, match=r"06_gradcam needs .* run 03_gridsearch with variants=\['down'\] first") as err:
+        runs.require(run, {"banana/VGG16/summary.csv": "05_banana_transfer",
+                           "tabular/gridsearch/down/summary.csv": "03_gridsearch with variants=['down']"},
+                     notebook="06_gradcam")
+    assert isinstance(err.value, FileNotFoundError)
+    rendered = "\n".join(err.value._render_traceback_())
+    assert "03_gridsearch" in rendered and "Traceback" not in rendered
 
 
 def test_open_run_refuses_a_non_run_folder_with_files(tmp_path):
