@@ -29,6 +29,10 @@ QUIET_TENSORFLOW_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 # find cuda drivers ...", "To enable the following instructions: AVX2 ...".
 _PRELOAD_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)"
                             r"|[IW]\d{4} \S+\s+\d+ [\w.]+:\d+\] "
+                            # TF 2.19 (Colab's): "E0000 ... cuda_dnn.cc:8579] Unable to register cuDNN factory:
+                            # Attempting to register factory for plugin cuDNN when one has already been
+                            # registered" (and cuFFT, cuBLAS) while its CUDA plugins load, GPU or not
+                            r"|E\d{4} \S+\s+\d+ cuda_\w+\.cc:\d+\] Unable to register cu\w+ factory"
                             r"|To enable the following instructions:)")
 
 
