@@ -4,18 +4,19 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: run test smoke golden strip lint bench clean-venv help
+.PHONY: run test test-colab smoke golden strip lint bench clean-venv help
 
 help:
 	@echo "make run    - set up, then execute every notebook with the demo profile into runs/<run_id>/"
 	@echo "make test   - set up, then run the whole test suite (unit, papermill smoke, nbval golden)"
+	@echo "make test-colab - every notebook alone, in order, in a Colab-like environment (after make test)"
 	@echo "make smoke  - execute every notebook with the smoke profile"
 	@echo "make golden - regenerate tests/golden/ (smoke-executed copies checked by nbval)"
 	@echo "make strip  - strip outputs from notebooks/"
 	@echo "make lint   - ruff"
 	@echo "make bench  - quick benchmarks"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-runner.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -28,6 +29,9 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest $(ARGS)
+
+test-colab: $(VENV)/.installed
+	$(PY) tests/colab/check_colab.py $(ARGS)
 
 smoke: $(VENV)/.installed
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m helpers.pipeline --profile smoke $(ARGS)

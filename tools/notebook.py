@@ -23,35 +23,55 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def repo_url() -> str:
+def repo_url(root: Path = ROOT) -> str:
     """The repository URL from pyproject.toml ([project.urls] Repository): the one place it lives."""
-    text = (ROOT / "pyproject.toml").read_text()
+    text = (Path(root) / "pyproject.toml").read_text()
     match = re.search(r'^Repository\s*=\s*"([^"]+)"', text, flags=re.M)
     if not match:
         raise ValueError("pyproject.toml has no [project.urls] Repository entry")
     return match.group(1).rstrip("/")
 
 
-def colab_badge(notebook_file: str) -> str:
+def colab_badge(notebook_file: str, root: Path = ROOT) -> str:
     """Markdown for an 'Open in Colab' badge of ``notebooks/<notebook_file>``."""
-    url = repo_url().replace("https://github.com/", "https://colab.research.google.com/github/")
+    url = repo_url(root).replace("https://github.com/", "https://colab.research.google.com/github/")
     return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
             f"({url}/blob/main/notebooks/{notebook_file})")
 
 
-def colab_cell() -> str:
-    return f'''# Colab setup: clone this repository and install it (does nothing outside Colab).
+def colab_cell(url: str | None = None) -> str:
+    """The Colab setup cell (cell 1 of every notebook), with ``url`` (default: pyproject's) as REPO_URL."""
+    return COLAB_CELL.replace("__REPO_URL__", url or repo_url())
+
+
+COLAB_CELL = '''# Colab setup (does nothing outside Colab): find or clone this repository, install what the notebooks
+# need -- Colab's own TensorFlow, Keras, NumPy and ipykernel stay as they are -- and keep runs on Drive.
 import sys
 if "google.colab" in sys.modules:
     import os
     import subprocess
-    REPO_URL = "{repo_url()}"
-    REPO = "/content/deep-learning-course"
-    if not os.path.exists(REPO):
+    REPO_URL = "__REPO_URL__"  # `python tools/set_repo_url.py URL` writes this line
+    # Colab gives every notebook its own machine: only with runs on Google Drive do later notebooks find
+    # what earlier ones wrote, and a disconnect loses nothing. False keeps runs on this machine.
+    USE_DRIVE = True
+    if USE_DRIVE:
+        from google.colab import drive
+        drive.mount("/content/drive")
+    # a copy you uploaded to /content or put on Drive is used as it is; otherwise the repository is cloned
+    COPIES = ["/content/deep-learning-course", "/content/drive/MyDrive/deep-learning-course"]
+    REPO = next((c for c in COPIES if os.path.isdir(f"{c}/helpers") and os.path.isfile(f"{c}/pyproject.toml")), None)
+    if REPO is None and "YOUR-ORG" in REPO_URL:
+        raise SystemExit(f"REPO_URL = {REPO_URL!r} still names the placeholder YOUR-ORG: in your fork run "
+                         "`python tools/set_repo_url.py https://github.com/ORG/NAME`, commit and push, and open "
+                         f"the notebook from your fork's badge -- or upload the repository folder as {COPIES[0]} "
+                         f"or put it on Drive as {COPIES[1]}.")
+    if REPO is None:
+        REPO = COPIES[0]
         subprocess.run(["git", "clone", "--depth", "1", REPO_URL, REPO], check=True)
-    %pip install -q -e {{REPO}}
     sys.path.insert(0, REPO)
-    os.chdir(REPO)'''
+    import helpers.colab as colab
+    colab.install(REPO)  # prints one line: what it installed or upgraded
+    colab.configure(use_drive=USE_DRIVE)'''
 
 
 def md(text: str) -> nbformat.NotebookNode:
