@@ -55,13 +55,28 @@ def main(argv=None) -> int:
 
 
 def _clean(path: Path) -> None:
-    """Drop papermill's per-cell timing metadata so golden diffs stay readable."""
+    """Drop papermill's per-cell timing metadata so golden diffs stay readable, and write this machine's
+    folders (the temporary runs and data folders, the checkout) as ``$DL_RUNS_DIR``, ``$DL_DATA_DIR``
+    and ``<repo>`` in the outputs: no machine path in a committed file."""
+    import json
+
     import nbformat
+
+    machine = [(os.environ["DL_RUNS_DIR"], "$DL_RUNS_DIR"), (os.environ["DL_DATA_DIR"], "$DL_DATA_DIR"),
+               (str(ROOT), "<repo>")]
+
+    def anonymous(value):
+        text = json.dumps(value)
+        for real, shown in machine:
+            text = text.replace(json.dumps(real)[1:-1], shown)
+        return json.loads(text)
 
     nb = nbformat.read(str(path), as_version=4)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = nbformat.from_dict(anonymous(cell.outputs))
     nb.metadata.pop("papermill", None)
     nbformat.write(nb, str(path))
 
