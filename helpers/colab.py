@@ -31,9 +31,10 @@ from pathlib import Path
 __all__ = ["PROTECTED", "DRIVE_MOUNT", "DRIVE_ROOT", "InstallReport", "installed_versions", "constraints_text",
            "describe_changes", "install", "configure"]
 
-# Colab's runtime: the kernel, its front-end protocol and the numeric core the runtime is built against.
+# Colab's runtime: the kernel, its front-end protocol and the numeric core the runtime is built against,
+# plus what Colab's own `google-colab` package pins exactly (pandas, requests, notebook, jupyter-server).
 PROTECTED = ("tensorflow", "keras", "numpy", "ipykernel", "ipython", "jupyter-client", "jupyter-core",
-             "traitlets", "tornado", "pyzmq")
+             "traitlets", "tornado", "pyzmq", "pandas", "requests", "notebook", "jupyter-server", "google-colab")
 DRIVE_MOUNT = "/content/drive"
 DRIVE_ROOT = "/content/drive/MyDrive/deep-learning-course-runs"
 THIS_PACKAGE = "dl-course-helpers"  # pyproject's [project] name: installed last, with --no-deps
