@@ -132,6 +132,7 @@ def plan(profile: str, only: str | Sequence[str] | None = None, tabular_data: st
     used_overrides: set[str] = set()
     for notebook in chosen:
         repeated = {k for entry in profiles.REPEATS.get(notebook, {}).get(profile, []) for k in entry} - {"label"}
+        skipped: dict[str, list] = {}
         for params in profiles.parameter_sets(notebook, profile):
             params = dict(params)
             label = params.pop("label", None)
@@ -153,11 +154,16 @@ def plan(profile: str, only: str | Sequence[str] | None = None, tabular_data: st
                     params[key] = value
                     used_overrides.add(key)
             if not selected:
+                skipped.setdefault(notebook, []).append(label)
                 continue
             if label:
                 params["label"] = label
             deps = tuple(d for d in DEPENDS_ON.get(notebook, ()) if d in chosen)
             executions.append(Execution(notebook, params, label, deps))
+        if skipped and not any(e.notebook == notebook for e in executions):
+            given = {k: overrides[k] for k in repeated if k in overrides}
+            raise ValueError(f"--set {given}: selects none of {notebook}'s executions "
+                             f"({', '.join(map(str, skipped[notebook]))})")
     unused = set(overrides) - used_overrides
     if unused:
         raise ValueError(f"--set: no chosen notebook has the parameter(s) {', '.join(sorted(unused))}")

@@ -24,6 +24,8 @@ def test_overriding_a_repeated_parameter_selects_the_executions():
     assert [(e.label, e.parameters["variants"]) for e in grid] == [("original", ["original"]), ("up", ["up"])]
     (retrain,) = [e for e in executions if e.notebook == "04_synthesize_retrain"]
     assert retrain.parameters["variants"] == ["up", "original"], "a notebook that does not repeat takes the value"
+    with pytest.raises(ValueError, match=r"selects none of 03_gridsearch's executions \(original, up, down, updown\)"):
+        pipeline.plan("smoke", only="03", overrides={"variants": ["sideways"]})
 
 
 def test_every_gridsearch_execution_of_the_runner_searches_one_variant_and_alone_all_four():
