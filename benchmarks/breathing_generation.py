@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from helpers import breathing
+from helpers.data import breathing
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

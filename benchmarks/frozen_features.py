@@ -26,8 +26,9 @@ def main(argv=None) -> None:
 
     import numpy as np
 
-    from helpers import backbones, training
-    from helpers.evaluation import device_name
+    from helpers.evaluation.metrics import device_name
+    from helpers.models import backbones
+    from helpers.training import transfer as training
 
     size = backbones.effective_image_size(args.backbone, args.image_size)
     rng = np.random.default_rng(0)

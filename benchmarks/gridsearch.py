@@ -40,7 +40,7 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _data(fraction: float, seed: int = 0):
-    from helpers.breathing import make_breathing_dataset
+    from helpers.data.breathing import make_breathing_dataset
 
     frame = make_breathing_dataset(fraction=fraction, seed=seed)
     X = frame.drop(columns="labels").to_numpy(np.float32)
@@ -48,7 +48,7 @@ def _data(fraction: float, seed: int = 0):
 
 
 def quick(args) -> None:
-    from helpers.search import make_cv, ovr_target, run_search
+    from helpers.training.search import make_cv, ovr_target, run_search
 
     _set_threads(args.threads)
     X, labels = _data(args.fraction)
@@ -85,7 +85,7 @@ def quick(args) -> None:
 def _one_pair(label: str, variant: str, fraction: float, threads: int | None, seed: int) -> dict:
     """One (label, variant) search of the full plan; returns its timings (runs in a worker process)."""
     _set_threads(threads)
-    from helpers.search import brief_param_grid, make_cv, ovr_target, run_search
+    from helpers.training.search import brief_param_grid, make_cv, ovr_target, run_search
 
     X, labels = _data(fraction)
     y = ovr_target(labels, label)
@@ -103,8 +103,8 @@ def full(args) -> None:
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
-    from helpers.breathing import CLASS_COUNTS
-    from helpers.sampling import VARIANTS, augmentation_factor
+    from helpers.data.breathing import CLASS_COUNTS
+    from helpers.data.sampling import VARIANTS, augmentation_factor
 
     labels = args.labels.split(",") if args.labels else list(CLASS_COUNTS)
     pairs = [(lab, var) for var in VARIANTS for lab in labels]

@@ -25,8 +25,9 @@ def main(argv=None) -> None:
 
     import numpy as np
 
-    from helpers import backbones, env
-    from helpers.evaluation import device_name, inference_time_per_sample
+    from helpers import env
+    from helpers.evaluation.metrics import device_name, inference_time_per_sample
+    from helpers.models import backbones
 
     env.seed_everything(0)
     x = np.random.default_rng(0).integers(0, 255, size=(args.n_images, args.image_size, args.image_size, 3))

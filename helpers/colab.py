@@ -12,7 +12,7 @@ copy of the repository or clones it) imports this module before anything is inst
   line saying what changed and raises if a protected package changed anyway.
 * :func:`configure` keeps TensorFlow's C++ log lines quiet and, with ``use_drive=True``, mounts
   Google Drive and points ``DL_RUNS_DIR`` / ``DL_DATA_DIR`` (read by :func:`helpers.runs.runs_root`
-  and :func:`helpers.images.data_root`) at folders under :data:`DRIVE_ROOT`: Colab gives every
+  and :func:`helpers.data.images.data_root`) at folders under :data:`DRIVE_ROOT`: Colab gives every
   notebook its own machine, so only Drive carries one notebook's results to the next, and a
   disconnect loses only the unit of work in flight.
 """
@@ -251,7 +251,7 @@ def configure(use_drive: bool = True, root: str | os.PathLike = DRIVE_ROOT, moun
     Path or None
         ``root`` with Drive, None without.
     """
-    from .env import quiet_tensorflow  # standard library only at import; sets TF_CPP_MIN_LOG_LEVEL
+    from helpers.env import quiet_tensorflow  # standard library only at import; sets TF_CPP_MIN_LOG_LEVEL
 
     quiet_tensorflow()
     if not use_drive:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import env, profiles, runs
+from helpers import env, profiles, runs
 
 __all__ = ["Execution", "plan", "execute_notebook", "run_pipeline", "main", "NotebookFailed"]
 
@@ -278,7 +278,7 @@ def run_pipeline(executions: Sequence[Execution], run: runs.Run, jobs: int = 1,
     for e in pending:
         remaining_per_notebook[e.notebook] = remaining_per_notebook.get(e.notebook, 0) + 1
     failures: list[str] = []
-    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
+    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
 
     bar = tqdm(total=len(pending), desc=f"notebooks (--jobs {jobs})", unit="nb", disable=not progress)
 
@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "report":
-        from . import report
+        from helpers import report
 
         return report.main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -312,7 +312,7 @@ def new_run_id(profile: str | None = None, root: Path | None = None) -> str:
 def create_run(run_id: str | None = None, profile: str | None = None,
                parameters: dict | None = None, root: str | os.PathLike | None = None) -> Run:
     """Create a new run folder with its manifest. Refuses to reuse an existing folder."""
-    from . import env
+    from helpers import env
 
     root = Path(root) if root else runs_root()
     root.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import nbformat
 
-from helpers import breathing, pipeline, profiles, runs
+from helpers import pipeline, profiles, runs
+from helpers.data import breathing
 
 
 def smoke_frame():

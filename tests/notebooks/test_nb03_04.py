@@ -8,7 +8,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from helpers import breathing, pipeline, profiles, runs, search
+from helpers import pipeline, profiles, runs
+from helpers.data import breathing
+from helpers.training import search
 
 VARIANTS = ("original", "up", "down", "updown")
 

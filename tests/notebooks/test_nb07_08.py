@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import architecture, longtail, profiles
+from helpers import profiles
+from helpers.data import longtail
+from helpers.training import architecture
 
 pytestmark = pytest.mark.slow
 

@@ -1,10 +1,10 @@
-"""Unit tests of helpers.architecture: spec parser, CNN/ResNet builders, experiment families."""
+"""Unit tests of helpers.training.architecture: spec parser, CNN/ResNet builders, experiment families."""
 
 import numpy as np
 import pytest
 
-from helpers import architecture as A
 from helpers import runs
+from helpers.training import architecture as A
 
 
 # --------------------------------------------------------------------------- parser
@@ -163,7 +163,7 @@ def test_run_family_writes_resumes_and_is_reproducible(tmp_path):
 
 
 def test_load_image_splits_class_subset(tmp_path):
-    from helpers import images
+    from helpers.data import images
 
     data = images.make_banana_dataset(tmp_path / "bananas", n_per_class=6, image_size=16)
     splits, names, _ = A.load_image_splits(data, image_size=16, test_size=0.3, val_size=0.3)

@@ -1,11 +1,11 @@
-"""Tests of helpers.backbones: registry, flat models, modes, offline ImageNet weights."""
+"""Tests of helpers.models.backbones: registry, flat models, modes, offline ImageNet weights."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers import backbones
+from helpers.models import backbones
 
 
 @pytest.mark.parametrize("name", list(backbones.BACKBONES))
@@ -231,7 +231,7 @@ def test_bad_weights_argument_names_what_is_expected():
 def test_outputs_stay_float32_under_mixed_precision():
     import keras
 
-    from helpers import architecture
+    from helpers.training import architecture
 
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:

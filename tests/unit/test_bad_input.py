@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import breathing, images, imbalance, longtail, pipeline, profiles, report, runs, sampling, search
-from helpers.architecture import parse_spec
+from helpers import pipeline, profiles, report, runs
+from helpers.data import breathing, images, longtail, sampling
+from helpers.training import imbalance, search
+from helpers.training.architecture import parse_spec
 
 
 def _snapshot(folder: Path) -> dict[str, str]:

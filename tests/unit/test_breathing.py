@@ -1,4 +1,4 @@
-"""Unit tests of helpers.breathing: the simulated dataset, the CSV loader and the splits."""
+"""Unit tests of helpers.data.breathing: the simulated dataset, the CSV loader and the splits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import breathing
+from helpers.data import breathing
 
 
 @pytest.fixture(scope="module")

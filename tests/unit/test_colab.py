@@ -51,7 +51,8 @@ def test_configure_points_runs_and_data_at_the_drive_folder(tmp_path, monkeypatc
     monkeypatch.delenv("DL_RUNS_DIR", raising=False)
     monkeypatch.delenv("DL_DATA_DIR", raising=False)
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
-    from helpers import images, runs
+    from helpers import runs
+    from helpers.data import images
 
     root = colab.configure(use_drive=True, root=str(tmp_path / "MyDrive" / "course-runs"))
     assert runs.runs_root() == (root / "runs").resolve() and (root / "runs").is_dir()

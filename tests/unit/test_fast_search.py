@@ -8,8 +8,14 @@ import pickle
 import numpy as np
 import pytest
 
-from helpers.fast_search import FastGridSearchCV, ModelSpec, _initial_weights, plan_groups, train_stacked
-from helpers.search import brief_param_grid, build_mlp, run_search, shift_augment
+from helpers.training.fast_search import (
+    FastGridSearchCV,
+    ModelSpec,
+    _initial_weights,
+    plan_groups,
+    train_stacked,
+)
+from helpers.training.search import brief_param_grid, build_mlp, run_search, shift_augment
 
 TINY_GRID = {"epochs": [1, 2], "batch_size": [16], "model__neurons": [3, 5]}
 
@@ -106,7 +112,7 @@ def test_sampler_sees_training_rows_only():
         seen.append(np.round(Xt[:, 0] // 10).astype(int))
         return shift_augment(Xt, yt, variant="updown", delta=0.01)
 
-    from helpers.search import make_cv
+    from helpers.training.search import make_cv
 
     cv = make_cv(3, 0)
     FastGridSearchCV(TINY_GRID, cv=cv, sampler=sampler, progress=False, refit_validation=0.25).fit(X, y)

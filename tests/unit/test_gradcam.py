@@ -1,11 +1,12 @@
-"""Tests of helpers.gradcam."""
+"""Tests of helpers.evaluation.gradcam."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers import backbones, gradcam
+from helpers.evaluation import gradcam
+from helpers.models import backbones
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of helpers.images: synthetic bananas, the validating loader, splits and tf.data."""
+"""Tests of helpers.data.images: synthetic bananas, the validating loader, splits and tf.data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fixtures_images import make_messy_folder, make_simple_folder
 
-from helpers import images
+from helpers.data import images
 
 
 @pytest.fixture(scope="module")

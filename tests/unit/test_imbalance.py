@@ -1,9 +1,9 @@
-"""Unit tests of helpers.imbalance: class weights, label smoothing, LR schedules, CLAHE / white balance."""
+"""Unit tests of helpers.training.imbalance: class weights, label smoothing, LR schedules, CLAHE / white balance."""
 
 import numpy as np
 import pytest
 
-from helpers import imbalance as im
+from helpers.training import imbalance as im
 
 
 # --------------------------------------------------------------------------- class weights
@@ -187,7 +187,8 @@ def test_ablation_config_and_unknown_variant():
 
 @pytest.mark.slow
 def test_run_ablation_tiny(tmp_path):
-    from helpers import longtail, runs
+    from helpers import runs
+    from helpers.data import longtail
 
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], [12, 6, 3])

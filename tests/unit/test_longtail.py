@@ -1,9 +1,9 @@
-"""Unit tests of helpers.longtail: long-tail subsampling, HDF5 round trip, streaming reader."""
+"""Unit tests of helpers.data.longtail: long-tail subsampling, HDF5 round trip, streaming reader."""
 
 import numpy as np
 import pytest
 
-from helpers import longtail as lt
+from helpers.data import longtail as lt
 
 
 def _data(n_per_class=20, classes=3, size=4, seed=0):

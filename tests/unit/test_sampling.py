@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator
 
-from helpers import sampling
+from helpers.data import sampling
 
 
 @pytest.fixture

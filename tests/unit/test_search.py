@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from helpers import search
+from helpers.training import search
 
 DELTA = 0.01
 
@@ -286,7 +286,7 @@ def test_real_search_is_reproducible_and_reloads(tmp_path):
 
 
 def test_fast_engine_result_has_the_same_shape_and_saves(tmp_path):
-    pytest.importorskip("helpers.fast_search")
+    pytest.importorskip("helpers.training.fast_search")
     X, y = _data(n=48, positive=12)
     grid = {"epochs": [2], "batch_size": [16], "model__neurons": [8]}
     fast = search.run_search(X, y, param_grid=grid, cv=2, variant="updown", seed=3, engine="fast",

@@ -17,12 +17,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from helpers import search
+from helpers.training import search
 
 SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
-    from helpers import search
+    from helpers.training import search
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 5)).astype("float32")
     y = (X[:, 0] + 0.5 * rng.normal(size=60) > 0.6).astype(int)

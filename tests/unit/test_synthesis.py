@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import runs, synthesis
+from helpers import runs
+from helpers.training import synthesis
 
 
 class ThresholdModel:

@@ -1,4 +1,4 @@
-"""Tests of helpers.training: fit/history, epoch timing, batched evaluation, transfer recipe."""
+"""Tests of helpers.training (fitting, transfer) and helpers.evaluation.metrics: fit/history, epoch timing, batched evaluation, transfer recipe."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import backbones, images, training
+from helpers.data import images
+from helpers.evaluation import metrics
+from helpers.models import backbones
+from helpers.training import fitting, transfer
 
 
 def _tiny_splits(n=6, size=32, seed=0):
@@ -24,10 +27,10 @@ def _small_model():
 
 
 def test_fit_model_returns_history_with_epoch_seconds():
-    model = training.compile_model(_small_model(), 0.01)
+    model = fitting.compile_model(_small_model(), 0.01)
     x = np.random.default_rng(0).normal(size=(12, 4)).astype(np.float32)
     y = np.arange(12) % 3
-    hist = training.fit_model(model, x, (x, y), epochs=3, y=y, batch_size=4)
+    hist = fitting.fit_model(model, x, (x, y), epochs=3, y=y, batch_size=4)
     assert list(hist.columns) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss", "epoch_seconds"]
     assert hist["epoch"].tolist() == [1, 2, 3]
     assert (hist["epoch_seconds"] > 0).all()
@@ -35,31 +38,31 @@ def test_fit_model_returns_history_with_epoch_seconds():
 
 def test_mean_epoch_seconds_skips_first_epoch_of_each_phase():
     hist = pd.DataFrame({"epoch_seconds": [10.0, 1.0, 3.0, 20.0, 2.0], "phase": ["head"] * 3 + ["finetune"] * 2})
-    assert training.mean_epoch_seconds(hist) == pytest.approx(2.0)
-    assert training.mean_epoch_seconds(hist.drop(columns="phase")) == pytest.approx(26 / 4)
-    assert training.mean_epoch_seconds(pd.DataFrame({"epoch_seconds": [5.0]})) == 5.0
+    assert fitting.mean_epoch_seconds(hist) == pytest.approx(2.0)
+    assert fitting.mean_epoch_seconds(hist.drop(columns="phase")) == pytest.approx(26 / 4)
+    assert fitting.mean_epoch_seconds(pd.DataFrame({"epoch_seconds": [5.0]})) == 5.0
     with pytest.raises(ValueError, match="history has no 'epoch_seconds' column"):
-        training.mean_epoch_seconds(pd.DataFrame({"loss": [1.0]}))
+        fitting.mean_epoch_seconds(pd.DataFrame({"loss": [1.0]}))
 
 
 def test_bad_arguments():
     model = _small_model()
     with pytest.raises(ValueError, match="learning_rate must be positive, got 0"):
-        training.compile_model(model, 0)
+        fitting.compile_model(model, 0)
     with pytest.raises(ValueError, match="unknown optimizer 'adamw2'"):
-        training.compile_model(model, 0.1, optimizer="adamw2")
+        fitting.compile_model(model, 0.1, optimizer="adamw2")
     with pytest.raises(ValueError, match="verbose must be 0 or 2"):
-        training.fit_model(training.compile_model(model), np.zeros((2, 4)), epochs=1, y=[0, 1], verbose=1)
+        fitting.fit_model(fitting.compile_model(model), np.zeros((2, 4)), epochs=1, y=[0, 1], verbose=1)
     with pytest.raises(ValueError, match="strategy must be one of auto, default, mirrored; got 'tpu'"):
-        training.get_strategy("tpu")
+        fitting.get_strategy("tpu")
     with pytest.raises(ValueError, match="unknown mode 'partial'"):
-        training.train_transfer("VGG16", "partial", _tiny_splits(), 3, image_size=32)
+        transfer.train_transfer("VGG16", "partial", _tiny_splits(), 3, image_size=32)
 
 
 def test_get_strategy_auto_is_default_on_cpu():
     import tensorflow as tf
 
-    assert training.get_strategy("auto") is tf.distribute.get_strategy()
+    assert fitting.get_strategy("auto") is tf.distribute.get_strategy()
 
 
 def test_evaluate_classifier_is_batched_and_consistent():
@@ -71,7 +74,7 @@ def test_evaluate_classifier_is_batched_and_consistent():
 
     inp = keras.Input((1, 1, 4))
     wrapped = keras.Model(inp, model(keras.layers.Reshape((4,))(inp)))
-    res = training.evaluate_classifier(wrapped, x4, y, ["a", "b", "c"], batch_size=3)
+    res = metrics.evaluate_classifier(wrapped, x4, y, ["a", "b", "c"], batch_size=3)
     proba = model.predict(x, verbose=0)
     np.testing.assert_array_equal(res["y_pred"], proba.argmax(1))
     assert res["loss"] == pytest.approx(float(-np.mean(np.log(proba[np.arange(10), y]))), rel=1e-5)
@@ -80,17 +83,17 @@ def test_evaluate_classifier_is_batched_and_consistent():
 
 def test_train_transfer_frozen_cached_and_finetune_reproducible():
     splits = _tiny_splits()
-    m1, h1 = training.train_transfer("VGG16", "frozen", splits, 3, image_size=32, epochs=2, batch_size=4,
+    m1, h1 = transfer.train_transfer("VGG16", "frozen", splits, 3, image_size=32, epochs=2, batch_size=4,
                                      augment=False, feature_cache=True, seed=3)
     assert h1["phase"].tolist() == ["head", "head"] and "feature_seconds" in h1
-    m2, h2 = training.train_transfer("VGG16", "frozen", splits, 3, image_size=32, epochs=2, batch_size=4,
+    m2, h2 = transfer.train_transfer("VGG16", "frozen", splits, 3, image_size=32, epochs=2, batch_size=4,
                                      augment=False, feature_cache=True, seed=3)
     np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-5)  # same seed -> same numbers
     spec = backbones.get_backbone("VGG16")
-    p1 = training.predict_proba(m1, splits["test"][0], spec.preprocess_input)
-    p2 = training.predict_proba(m2, splits["test"][0], spec.preprocess_input)
+    p1 = metrics.predict_proba(m1, splits["test"][0], spec.preprocess_input)
+    p2 = metrics.predict_proba(m2, splits["test"][0], spec.preprocess_input)
     np.testing.assert_allclose(p1, p2, rtol=1e-5, atol=1e-6)
-    m3, h3 = training.train_transfer("VGG16", "finetune", splits, 3, image_size=32, fine_tune_epochs=1,
+    m3, h3 = transfer.train_transfer("VGG16", "finetune", splits, 3, image_size=32, fine_tune_epochs=1,
                                      batch_size=4, augment=True, seed=3, start_model=m1, start_history=h1)
     assert h3["phase"].tolist() == ["head", "head", "finetune"] and h3["epoch"].tolist() == [1, 2, 3]
     assert "block5_conv3" in backbones.trainable_layer_names(m3)
@@ -99,7 +102,7 @@ def test_train_transfer_frozen_cached_and_finetune_reproducible():
 def test_cached_features_equal_full_model_head_training():
     """Training the head on cached features gives the model the same predictions path."""
     splits = _tiny_splits(seed=2)
-    model, _ = training.train_transfer("VGG16", "frozen", splits, 3, image_size=32, epochs=1, batch_size=4,
+    model, _ = transfer.train_transfer("VGG16", "frozen", splits, 3, image_size=32, epochs=1, batch_size=4,
                                        augment=False, feature_cache=True, seed=0)
     feature_model, head_model = backbones.feature_and_head_models(model)
     spec = backbones.get_backbone("VGG16")

@@ -1,11 +1,11 @@
-"""Unit tests of helpers.upsampling: oversampling to the majority count and the brief's table."""
+"""Unit tests of helpers.data.upsampling: oversampling to the majority count and the brief's table."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers import breathing, upsampling
+from helpers.data import breathing, upsampling
 
 
 def test_brief_table_on_the_full_default_dataset():

@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.verdicts import Verdict, compare_to_baseline, differ_beyond_sd, fit_verdict, winner_per_label
+from helpers.evaluation.verdicts import (
+    Verdict,
+    compare_to_baseline,
+    differ_beyond_sd,
+    fit_verdict,
+    winner_per_label,
+)
 
 
 def _history(loss, val_loss, acc=None, val_acc=None):

@@ -420,7 +420,7 @@ def train_ablation_variant(run, relpath: str, variant: str, hdf5_path, seed: int
                            blocks_per_stage: int = 1, base_filters: int = 16, strategy="auto") -> dict:
     """Train the small ResNet with one ablation ``variant`` on the HDF5 long-tailed data.
 
-    Training streams the ``train`` split from the HDF5 file (:func:`helpers.longtail.hdf5_dataset`),
+    Training streams the ``train`` split from the HDF5 file (:func:`helpers.data.longtail.hdf5_dataset`),
     validation uses ``val``, the reported metrics use ``test``. A unit that is complete is loaded.
 
     Writes ``history.csv``, ``metrics.json`` (test accuracy, macro-F1, tail recall, with ``split`` and
@@ -435,9 +435,11 @@ def train_ablation_variant(run, relpath: str, variant: str, hdf5_path, seed: int
     import keras
     import pandas as pd
 
-    from . import env, evaluation, longtail
-    from .architecture import build_resnet
-    from .training import EpochTimer, get_strategy
+    from helpers import env
+    from helpers.data import longtail
+    from helpers.evaluation import metrics as evaluation
+    from helpers.training.architecture import build_resnet
+    from helpers.training.fitting import EpochTimer, get_strategy
 
     config = ablation_config(variant)
     if run.is_complete(relpath):
@@ -507,7 +509,7 @@ def run_ablation(run, variants: Sequence[str], hdf5_path, seeds: Sequence[int], 
     """
     import pandas as pd
 
-    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
+    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
 
     for name in variants:
         ablation_config(name)  # unknown names fail before any training
@@ -529,7 +531,7 @@ def ablation_table(results, digits: int = 3):
     """Mean ± SD over seeds of test accuracy, macro-F1 and tail recall, one row per variant."""
     import pandas as pd
 
-    from .evaluation import format_mean_sd, summarize_mean_sd
+    from helpers.evaluation.metrics import format_mean_sd, summarize_mean_sd
 
     metrics = ["accuracy", "macro_f1", "tail_recall"]
     s = summarize_mean_sd(results, "variant", metrics)

@@ -429,7 +429,7 @@ def train_variant(run, relpath: str, variant: Variant, data: dict, seed: int, ep
     ``summary.json`` (final-epoch train/val accuracy, best val accuracy, parameters, seconds per
     epoch; ``split`` and ``averaging`` say what the numbers are), then marks the folder complete.
 
-    ``strategy`` is passed to :func:`helpers.training.get_strategy` ("auto": MirroredStrategy when
+    ``strategy`` is passed to :func:`helpers.training.fitting.get_strategy` ("auto": MirroredStrategy when
     more than one GPU is visible); the model is built inside its scope.
 
     Returns
@@ -439,8 +439,9 @@ def train_variant(run, relpath: str, variant: Variant, data: dict, seed: int, ep
     """
     import pandas as pd
 
-    from . import env, imbalance
-    from .training import EpochTimer, get_strategy
+    from helpers import env
+    from helpers.training import imbalance
+    from helpers.training.fitting import EpochTimer, get_strategy
 
     if run.is_complete(relpath):
         return run.read_json(f"{relpath}/summary.json")
@@ -499,7 +500,7 @@ def run_family(run, family: str, variants: list[Variant], data: dict, seeds: lis
     """
     import pandas as pd
 
-    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
+    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
 
     if not variants:
         raise ValueError(f"family {family!r} has no variants to train")
@@ -533,7 +534,7 @@ def family_table(results, digits: int = 3):
     """
     import pandas as pd
 
-    from .evaluation import format_mean_sd, summarize_mean_sd
+    from helpers.evaluation.metrics import format_mean_sd, summarize_mean_sd
 
     metrics = ["val_accuracy", "val_accuracy_best", "train_accuracy", "seconds_per_epoch"]
     summary = summarize_mean_sd(results, "variant", metrics)
@@ -585,7 +586,7 @@ def load_image_splits(data_dir=None, image_size: int = 32, n_per_class: int = 60
                       class_subset: list[str] | None = None):
     """Load an image folder (None = the embedded bananas) and split it train/val/test.
 
-    Uses :mod:`helpers.images` (validating loader, stratified duplicate-aware split).
+    Uses :mod:`helpers.data.images` (validating loader, stratified duplicate-aware split).
 
     Parameters
     ----------
@@ -607,7 +608,7 @@ def load_image_splits(data_dir=None, image_size: int = 32, n_per_class: int = 60
     (splits, class_names, folder)
         ``{"train": (x, y), "val": ..., "test": ...}``, the class names, and the loaded ImageFolder.
     """
-    from . import images
+    from helpers.data import images
 
     source = data_dir or images.embedded_banana_dir(n_per_class=int(n_per_class), image_size=max(96, int(image_size)))
     folder = images.load_image_folder(source, image_size=image_size, max_per_class=max_per_class)
@@ -636,7 +637,7 @@ def save_family_report(run, family: str, variants: list[Variant], results, seeds
     -------
     (table, figure)
     """
-    from . import plots
+    from helpers import plots
 
     table = family_table(results)
     run.write_csv(f"{root}/{family}/table.csv",

@@ -9,162 +9,19 @@ import time
 import numpy as np
 import pandas as pd
 
+from helpers.evaluation.metrics import evaluate_classifier
+from helpers.training.fitting import compile_model, fit_model, mean_epoch_seconds
+
 __all__ = [
     "transfer_backbone",
     "record_weights",
-    "EpochTimer",
-    "get_strategy",
-    "compile_model",
-    "fit_model",
-    "mean_epoch_seconds",
-    "predict_proba",
-    "evaluate_classifier",
     "train_transfer",
     "run_transfer_experiment",
     "summarize_transfer",
 ]
 
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
 
 
-def _keras_callback_base():
-    import keras
-
-    return keras.callbacks.Callback
-
-
-class EpochTimer(_keras_callback_base()):
-    """Keras callback that records the wall-clock seconds of every epoch in ``self.seconds``.
-
-    The first epoch includes graph tracing and warm-up; :func:`mean_epoch_seconds` leaves it out.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.seconds: list[float] = []
-        self._start = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
-def get_strategy(strategy="auto"):
-    """A ``tf.distribute`` strategy: a Strategy object is returned as is; a name goes to
-    :func:`helpers.distributed.get_strategy` (``"auto"``: MirroredStrategy when more than one GPU is
-    visible, else the default strategy). Build and compile the model inside ``strategy.scope()``."""
-    if not isinstance(strategy, str):
-        return strategy
-    from .distributed import get_strategy as pick
-
-    return pick(strategy)
-
-
-def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
-    """Compile for integer labels: sparse categorical cross-entropy, accuracy. Returns the model."""
-    import keras
-
-    if not learning_rate or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
-    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
-    if optimizer not in optimizers:
-        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(optimizers)}")
-    model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-def fit_model(model, train, validation=None, epochs: int = 1, callbacks=None, csv_path=None,
-              verbose: int = 0, initial_epoch: int = 0, **fit_kwargs) -> pd.DataFrame:
-    """``model.fit`` with epoch timing; returns the history as a DataFrame.
-
-    Parameters
-    ----------
-    model : compiled keras.Model
-    train : tf.data.Dataset (or x, with ``y=`` in ``fit_kwargs``)
-    validation : tf.data.Dataset or (x, y), optional
-    epochs : int
-        Number of epochs to run in this call (counted from ``initial_epoch``).
-    csv_path : path, optional
-        Also stream the history to this CSV file (``keras.callbacks.CSVLogger``).
-    verbose : 0 or 2
-        Keras verbosity (never 1: progress bars break notebook output checks).
-
-    Returns
-    -------
-    DataFrame
-        Columns ``epoch`` (1-based), ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``
-        (when validation data is given) and ``epoch_seconds``.
-    """
-    import keras
-
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if verbose not in (0, 2):
-        raise ValueError(f"verbose must be 0 or 2 (1 draws progress bars), got {verbose!r}")
-    import tensorflow as tf
-
-    if isinstance(train, tf.data.Dataset):
-        fit_kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself (make_dataset)
-    timer = EpochTimer()
-    cbs = [timer, *(callbacks or [])]
-    if csv_path is not None:
-        cbs.append(keras.callbacks.CSVLogger(str(csv_path), append=initial_epoch > 0))
-    hist = model.fit(train, validation_data=validation, epochs=initial_epoch + epochs,
-                     initial_epoch=initial_epoch, callbacks=cbs, verbose=verbose, **fit_kwargs)
-    frame = pd.DataFrame(hist.history)
-    frame.insert(0, "epoch", np.arange(initial_epoch + 1, initial_epoch + 1 + len(frame)))
-    frame["epoch_seconds"] = timer.seconds[: len(frame)]
-    return frame
-
-
-def mean_epoch_seconds(history: pd.DataFrame, skip_first: bool = True) -> float:
-    """Mean ``epoch_seconds``, leaving out the first epoch (tracing, warm-up) when there are more.
-
-    With a ``phase`` column the first epoch of every phase is left out.
-    """
-    if "epoch_seconds" not in history:
-        raise ValueError(f"history has no 'epoch_seconds' column; it has {list(history.columns)}")
-    parts = [g for _, g in history.groupby("phase", sort=False)] if "phase" in history else [history]
-    values = []
-    for part in parts:
-        secs = part["epoch_seconds"].to_numpy(dtype=float)
-        values.extend(secs[1:] if skip_first and len(secs) > 1 else secs)
-    return float(np.mean(values)) if values else float("nan")
-
-
-def predict_proba(model, x, preprocess=None, batch_size: int = 32) -> np.ndarray:
-    """Class probabilities for ``x`` in batches (one ``predict`` call, never one per image)."""
-    from .images import make_dataset
-
-    ds = make_dataset(x, None, batch_size=batch_size, preprocess=preprocess, cache=False)
-    return np.asarray(model.predict(ds, verbose=0))
-
-
-def evaluate_classifier(model, x, y, class_names, preprocess=None, batch_size: int = 32,
-                        split: str = "test") -> dict:
-    """Batched evaluation: loss (mean cross-entropy), accuracy, macro-F1, predictions.
-
-    Returns
-    -------
-    dict
-        ``split``, ``averaging`` ("macro over classes for macro_f1; mean over images for loss
-        and accuracy"), ``n``, ``loss``, ``accuracy``, ``macro_f1``, ``balanced_accuracy``,
-        ``per_class`` and ``y_pred`` / ``proba`` (NumPy arrays; drop them before writing JSON).
-    """
-    from .evaluation import classification_metrics
-
-    y = np.asarray(y)
-    proba = predict_proba(model, x, preprocess=preprocess, batch_size=batch_size)
-    if len(proba) != len(y):
-        raise ValueError(f"model gave {len(proba)} predictions for {len(y)} labels")
-    y_pred = proba.argmax(axis=1)
-    loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-7, 1.0))))
-    metrics = classification_metrics(y, y_pred, class_names)
-    return {"split": split, "averaging": "loss/accuracy: mean over images; macro_f1: unweighted mean over classes",
-            "n": int(len(y)), "loss": loss, **metrics, "y_pred": y_pred, "proba": proba}
 
 
 def _phase(frame: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -200,8 +57,9 @@ def train_transfer(backbone, mode, splits, num_classes, *, image_size, weights=N
         = ``head`` or ``finetune`` and, for the cached path, ``feature_seconds`` = the one-off
         time to compute the features).
     """
-    from . import backbones, env
-    from .images import augmentation_layers, make_dataset
+    from helpers import env
+    from helpers.data.images import augmentation_layers, make_dataset
+    from helpers.models import backbones
 
     spec = backbones.get_backbone(backbone)
     if mode not in backbones.MODES:
@@ -277,10 +135,11 @@ def run_transfer_experiment(run, backbone, modes, seeds, splits, class_names, *,
     import keras
     import tensorflow as tf
 
-    from . import backbones, env
-    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
-    from .evaluation import inference_time_per_sample
-    from .runs import atomic_path
+    from helpers import env
+    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
+    from helpers.evaluation.metrics import inference_time_per_sample
+    from helpers.models import backbones
+    from helpers.runs import atomic_path
 
     tf.get_logger().setLevel("ERROR")  # no retracing warnings between the many small fits
     spec = backbones.get_backbone(backbone)
@@ -352,7 +211,7 @@ def run_transfer_experiment(run, backbone, modes, seeds, splits, class_names, *,
 
 def summarize_transfer(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and SD over seeds per (backbone, mode) of the test metrics and timings (split=test)."""
-    from .evaluation import summarize_mean_sd
+    from helpers.evaluation.metrics import summarize_mean_sd
 
     metrics = ["accuracy", "loss", "macro_f1", "mean_epoch_seconds", "inference_ms_per_image"]
     summary = summarize_mean_sd(results, ["backbone", "mode"], metrics)
@@ -364,7 +223,7 @@ def summarize_transfer(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def record_weights(run, backbone: str, choice) -> None:
-    """Store which initial weights ``backbone`` got (a :class:`helpers.backbones.WeightsChoice`):
+    """Store which initial weights ``backbone`` got (a :class:`helpers.models.backbones.WeightsChoice`):
     ``banana/<backbone>/weights.json`` and ``manifest["weights"][backbone]`` (the report reads both)."""
     run.write_json(f"banana/{backbone}/weights.json", choice.as_dict())
     run.update_manifest(lambda m: m.setdefault("weights", {}).__setitem__(backbone, choice.as_dict()))
@@ -394,8 +253,10 @@ def transfer_backbone(run, backbone: str, params, progress: bool = True) -> pd.D
     """
     import matplotlib.pyplot as plt
 
-    from . import backbones, images, plots
-    from .evaluation import classification_report_frame
+    from helpers import plots
+    from helpers.data import images
+    from helpers.evaluation.metrics import classification_report_frame
+    from helpers.models import backbones
 
     P = params
     spec = backbones.get_backbone(backbone)

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .sampling import VARIANTS, check_delta, check_variant, make_shift_sampler, shift_augment
+from helpers.data.sampling import VARIANTS, check_delta, check_variant, make_shift_sampler, shift_augment
 
 __all__ = [
     "VARIANTS", "METRICS", "DEFAULT_SCORING", "ENGINES", "GRID_KEYS",
@@ -439,7 +439,7 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
         One of :data:`METRICS`; picks ``best_params_`` (all metrics are computed).
     engine : {"sklearn", "fast"}
         ``sklearn``: scikeras in an imbalanced-learn Pipeline, one fit at a time (this module);
-        ``fast``: :class:`helpers.fast_search.FastGridSearchCV`.
+        ``fast``: :class:`helpers.training.fast_search.FastGridSearchCV`.
     seed : int
         Seeds the folds' model initialisation/shuffling and the refit validation split.
     store_dir : path, optional
@@ -488,9 +488,9 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
     store = Path(store_dir) if store_dir is not None else None
     if store is not None:
         store.mkdir(parents=True, exist_ok=True)
-    from .distributed import map_tasks
-    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
-    from .runs import write_json
+    from helpers.distributed import map_tasks
+    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
+    from helpers.runs import write_json
 
     results: dict[tuple[int, int], dict] = {}
     paths: dict[tuple[int, int], Path | None] = {}
@@ -538,13 +538,13 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
 
 def _run_fast(X, y, *, grid, cv, variant, delta, scoring, seed, store_dir, progress, n_splits,
               refit_validation=0.2, desc=None) -> SearchResult:
-    """Delegate to :class:`helpers.fast_search.FastGridSearchCV` and wrap its result."""
+    """Delegate to :class:`helpers.training.fast_search.FastGridSearchCV` and wrap its result."""
     import pandas as pd
 
     try:
-        from .fast_search import FastGridSearchCV
+        from helpers.training.fast_search import FastGridSearchCV
     except ImportError as err:  # pragma: no cover - depends on the other module
-        raise ValueError(f"engine='fast' needs helpers.fast_search, which could not be imported ({err}); "
+        raise ValueError(f"engine='fast' needs helpers.training.fast_search, which could not be imported ({err}); "
                          "use engine='sklearn'") from err
     sampler = functools.partial(shift_augment, variant=variant, delta=delta)
     search = FastGridSearchCV(param_grid=grid, cv=cv, scoring=scoring, sampler=sampler, random_state=seed,
@@ -682,7 +682,7 @@ def save_search(result: SearchResult, folder: str | Path, test_scores: dict | No
     """
     import pickle
 
-    from .runs import atomic_path, write_json
+    from helpers.runs import atomic_path, write_json
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

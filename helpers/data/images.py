@@ -235,7 +235,7 @@ def data_root() -> Path:
     env = os.environ.get("DL_DATA_DIR")
     if env:
         return Path(env).expanduser().resolve()
-    from .runs import repo_root
+    from helpers.runs import repo_root
 
     return repo_root() / "data" / "embedded"
 
@@ -599,7 +599,7 @@ def make_dataset(x, y=None, batch_size: int = 32, training: bool = False, augmen
     """
     import tensorflow as tf
 
-    from .env import op_determinism_enabled
+    from helpers.env import op_determinism_enabled
 
     x = np.asarray(x)
     if x.ndim != 4:

@@ -9,7 +9,7 @@ track (:func:`load_tabular`, :func:`load_images`, :func:`load_architecture`, :fu
 A track whose folder is absent is "not run"; an unreadable or partial artifact (invalid JSON/CSV,
 missing columns, a unit folder without its ``_COMPLETE.json`` marker) becomes a message naming the
 file, shown in the report -- never a crash. Every number in the report comes from the run; every
-table says its split and how it was averaged; verdicts come from :mod:`helpers.verdicts`.
+table says its split and how it was averaged; verdicts come from :mod:`helpers.evaluation.verdicts`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from . import runs
-from .evaluation import format_mean_sd, summarize_mean_sd
-from .verdicts import Verdict, compare_to_baseline, differ_beyond_sd, fit_verdict, winner_per_label
+from helpers import runs
+from helpers.evaluation.metrics import format_mean_sd, summarize_mean_sd
+from helpers.evaluation.verdicts import (
+    Verdict,
+    compare_to_baseline,
+    differ_beyond_sd,
+    fit_verdict,
+    winner_per_label,
+)
 
 __all__ = [
     "Section", "Report", "build_report", "write_report", "publish", "main", "show",
@@ -620,7 +626,7 @@ def _mean_sd_table(frame, by: list[str], metrics: list[str], labels: dict[str, s
 
 
 def _history_figure(history, title: str):
-    from .plots import plot_history
+    from helpers.plots import plot_history
 
     acc = _accuracy_column(history)
     metrics = ("loss", acc) if acc else ("loss",)
@@ -648,11 +654,11 @@ def _data_source(manifest: dict) -> dict[str, str]:
                     fracs[str(p["data_fraction"])].append(k[:2])
         frac = ", ".join(f"{f} in {'/'.join(nbs)}" for f, nbs in fracs.items())
         out["tabular"] = (f"your CSV `{tab_path}`" if tab_path else
-                          "the embedded synthetic breathing-pattern data (`helpers.breathing`, generated "
+                          "the embedded synthetic breathing-pattern data (`helpers.data.breathing`, generated "
                           f"deterministically by seed{f'; data_fraction {frac}' if frac else ''})")
     if img_keys:
         out["images"] = (f"your image folder `{img_dir}`" if img_dir else
-                         "the embedded synthetic banana images (`helpers.images`, drawn deterministically by seed)")
+                         "the embedded synthetic banana images (`helpers.data.images`, drawn deterministically by seed)")
     return out
 
 
@@ -692,7 +698,7 @@ def section_environment(manifest: dict, extra_devices: Sequence[str] = ()) -> Se
 def section_tabular(data: dict, manifest: dict, facts: dict) -> Section:
     """Class balance, the four-variant x label table, winners, fit verdicts, retraining comparison."""
 
-    from .plots import plot_class_counts
+    from helpers.plots import plot_class_counts
 
     if not data["present"]:
         return _not_run("tabular", "Tabular track (notebooks 01-04)", "no `tabular/` folder in this run.")
@@ -1307,7 +1313,7 @@ def _reproduce_command(manifest: dict) -> str:
     parts = ["python -m helpers.pipeline", f"--profile {profile}"]
     executed = sorted({k[:2] for k in _executions(manifest) if k[:2].isdigit()})
     try:
-        from .pipeline import available_notebooks
+        from helpers.pipeline import available_notebooks
 
         every = sorted({n[:2] for n in available_notebooks()})
     except Exception:  # noqa: BLE001 - the command is still useful without --only

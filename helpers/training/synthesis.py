@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .runs import MissingPrerequisite, require
-from .sampling import VARIANTS, check_variant
+from helpers.data.sampling import VARIANTS, check_variant
+from helpers.runs import MissingPrerequisite, require
 
 __all__ = [
     "STRATEGIES", "require_gridsearch", "collect_variant_scores", "choose_variants", "load_chosen_models", "interpolation_candidates",
@@ -145,7 +145,7 @@ def choose_variants(scores, tolerance: float = 0.0):
 
 def load_chosen_models(run, choices) -> dict:
     """``{label: fitted scikeras estimator}`` of each label's chosen variant (from ``model.pkl``)."""
-    from .search import load_estimator
+    from helpers.training.search import load_estimator
 
     return {row.label: load_estimator(Path(run.path) / f"tabular/gridsearch/{row.chosen_variant}/{row.label}")
             for row in choices.itertuples()}
@@ -290,7 +290,7 @@ def synthesize_to_majority(models: Mapping, X, y, *, threshold: float = 0.5, see
     """
     import pandas as pd
 
-    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
+    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
 
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
@@ -331,8 +331,8 @@ def train_multiclass(X, y, X_val, y_val, class_names: Sequence[str], *, seed: in
     """
     import pandas as pd
 
-    from .env import seed_everything
-    from .search import build_mlp
+    from helpers.env import seed_everything
+    from helpers.training.search import build_mlp
 
     index = {name: i for i, name in enumerate(class_names)}
     unknown = sorted(set(np.unique(y).tolist()) - set(index))
@@ -375,8 +375,8 @@ def retrain_comparison(run, training_sets: Mapping[str, tuple], X_val, y_val, X_
     """
     import pandas as pd
 
-    from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
-    from .evaluation import classification_metrics
+    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
+    from helpers.evaluation.metrics import classification_metrics
 
     index = {name: i for i, name in enumerate(class_names)}
     rows = []
@@ -413,7 +413,7 @@ def retrain_comparison(run, training_sets: Mapping[str, tuple], X_val, y_val, X_
 
 def runs_marker() -> str:
     """The file name that marks a unit of work complete (see :mod:`helpers.runs`)."""
-    from .runs import COMPLETE_MARKER
+    from helpers.runs import COMPLETE_MARKER
 
     return COMPLETE_MARKER
 
@@ -444,7 +444,7 @@ def comparison_table(results, class_names: Sequence[str], split: str = "test", d
     """
     import pandas as pd
 
-    from .evaluation import format_mean_sd, summarize_mean_sd
+    from helpers.evaluation.metrics import format_mean_sd, summarize_mean_sd
 
     metrics = ["macro_f1", "accuracy"] + [f"recall_{c}" for c in class_names]
     part = results[results["split"] == split]

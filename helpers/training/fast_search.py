@@ -20,7 +20,7 @@ step is a few microseconds. This engine trains the same networks, with the same 
   group finishes; a killed search redoes only the missing groups.
 
 The result has scikit-learn's ``GridSearchCV`` shape (``cv_results_``, ``best_params_``,
-``best_estimator_`` -- a fitted :func:`helpers.search.make_classifier` carrying the refit weights).
+``best_estimator_`` -- a fitted :func:`helpers.training.search.make_classifier` carrying the refit weights).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ ADAM_EPSILON = 1e-7
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One sub-network: the hyperparameters of :func:`helpers.search.build_mlp`."""
+    """One sub-network: the hyperparameters of :func:`helpers.training.search.build_mlp`."""
 
     neurons: int = 30
     dropout: float = 0.2
@@ -398,8 +398,8 @@ _SPEC_KEYS = {"model__neurons": "neurons", "model__dropout": "dropout",
 
 
 def _classifier_defaults() -> dict[str, Any]:
-    """Default values of :func:`helpers.search.make_classifier` (for keys a grid leaves out)."""
-    from .search import make_classifier
+    """Default values of :func:`helpers.training.search.make_classifier` (for keys a grid leaves out)."""
+    from helpers.training.search import make_classifier
 
     return {name: p.default for name, p in inspect.signature(make_classifier).parameters.items()
             if p.default is not inspect.Parameter.empty}
@@ -508,14 +508,14 @@ class FastGridSearchCV:
     Parameters
     ----------
     param_grid : dict of lists
-        Keys as in :func:`helpers.search.brief_param_grid` (``epochs``, ``batch_size``,
+        Keys as in :func:`helpers.training.search.brief_param_grid` (``epochs``, ``batch_size``,
         ``model__neurons``, ``model__dropout``, ``model__kernel_initializer``,
         ``model__learning_rate``, ``optimizer`` = adam).
     cv : int or splitter
         Number of stratified folds, or a splitter with ``split`` (pass a ``StratifiedKFold``).
     scoring : str
-        Primary metric (one of :data:`helpers.search.METRICS`); picks ``best_params_``. Every
-        metric of :func:`helpers.search.score_binary` is computed on every validation fold.
+        Primary metric (one of :data:`helpers.training.search.METRICS`); picks ``best_params_``. Every
+        metric of :func:`helpers.training.search.score_binary` is computed on every validation fold.
     sampler : callable, optional
         ``sampler(X_train, y_train) -> (X_aug, y_aug)``, applied to each training fold and to the
         refit training part only -- never to validation rows.
@@ -530,7 +530,7 @@ class FastGridSearchCV:
         Show a tqdm progress bar (one tick per epoch of a group).
     refit_validation : float
         Held-out share of the rows during the refit (for ``history_``'s val_loss/val_accuracy,
-        as :func:`helpers.search.run_search` does); 0 refits on all rows.
+        as :func:`helpers.training.search.run_search` does); 0 refits on all rows.
     desc : str, optional
         Progress-bar label.
 
@@ -561,7 +561,7 @@ class FastGridSearchCV:
 
     # ------------------------------------------------------------------ helpers
     def _check(self, X, y):
-        from .search import METRICS, _check_xy, make_cv
+        from helpers.training.search import METRICS, _check_xy, make_cv
 
         X, y = _check_xy(X, y)
         if self.scoring not in METRICS:
@@ -588,9 +588,9 @@ class FastGridSearchCV:
     # ------------------------------------------------------------------ fit
     def fit(self, X, y):
         """Run the search (and the refit); returns ``self``."""
-        from .env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
-        from .runs import read_json, write_json
-        from .search import _assemble_cv_results, _grid_combinations, score_binary
+        from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
+        from helpers.runs import read_json, write_json
+        from helpers.training.search import _assemble_cv_results, _grid_combinations, score_binary
 
         t_start = time.perf_counter()
         X, y, cv = self._check(X, y)
@@ -672,7 +672,7 @@ class FastGridSearchCV:
     def _refit(self, X, y, seed: int) -> None:
         from sklearn.model_selection import train_test_split
 
-        from .search import make_classifier
+        from helpers.training.search import make_classifier
 
         settings = combination_settings(self.best_params_)
         if self.refit_validation > 0:

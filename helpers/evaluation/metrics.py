@@ -158,3 +158,35 @@ def inference_time_per_sample(model, x, batch_size: int = 32, warmup: int = 1, r
         best = min(best, time.perf_counter() - start)
     return {"ms_per_sample": 1000.0 * best / len(x), "n_samples": int(len(x)),
             "batch_size": int(batch_size), "device": device_name()}
+
+
+def predict_proba(model, x, preprocess=None, batch_size: int = 32) -> np.ndarray:
+    """Class probabilities for ``x`` in batches (one ``predict`` call, never one per image)."""
+    from helpers.data.images import make_dataset
+
+    ds = make_dataset(x, None, batch_size=batch_size, preprocess=preprocess, cache=False)
+    return np.asarray(model.predict(ds, verbose=0))
+
+
+def evaluate_classifier(model, x, y, class_names, preprocess=None, batch_size: int = 32,
+                        split: str = "test") -> dict:
+    """Batched evaluation: loss (mean cross-entropy), accuracy, macro-F1, predictions.
+
+    Returns
+    -------
+    dict
+        ``split``, ``averaging`` ("macro over classes for macro_f1; mean over images for loss
+        and accuracy"), ``n``, ``loss``, ``accuracy``, ``macro_f1``, ``balanced_accuracy``,
+        ``per_class`` and ``y_pred`` / ``proba`` (NumPy arrays; drop them before writing JSON).
+    """
+    from helpers.evaluation.metrics import classification_metrics
+
+    y = np.asarray(y)
+    proba = predict_proba(model, x, preprocess=preprocess, batch_size=batch_size)
+    if len(proba) != len(y):
+        raise ValueError(f"model gave {len(proba)} predictions for {len(y)} labels")
+    y_pred = proba.argmax(axis=1)
+    loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-7, 1.0))))
+    metrics = classification_metrics(y, y_pred, class_names)
+    return {"split": split, "averaging": "loss/accuracy: mean over images; macro_f1: unweighted mean over classes",
+            "n": int(len(y)), "loss": loss, **metrics, "y_pred": y_pred, "proba": proba}

@@ -2,7 +2,7 @@
 
 The heatmap is the ReLU of the last convolutional feature maps weighted by the spatially
 averaged gradients of the class score. The class score is the pre-softmax logit when the model
-ends in a Dense softmax layer (as :func:`helpers.backbones.build_transfer_model` models do),
+ends in a Dense softmax layer (as :func:`helpers.models.backbones.build_transfer_model` models do),
 so saturated probabilities do not flatten the gradients.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .runs import MissingPrerequisite
+from helpers.runs import MissingPrerequisite
 
 __all__ = ["gradcam_heatmap", "overlay", "select_right_wrong", "gradcam_grid", "best_models", "load_test_split",
            "explain_best_model"]
@@ -107,7 +107,7 @@ def select_right_wrong(y_true, y_pred, n: int, seed: int | None = None) -> tuple
 def gradcam_grid(model, images, preprocessed, indices, last_conv_layer, titles, alpha: float = 0.4,
                  ncols: int = 4, suptitle: str | None = None):
     """A figure of Grad-CAM overlays for ``images[indices]`` with the given titles."""
-    from .images import show_images
+    from helpers.data.images import show_images
 
     overlays = [overlay(images[i], gradcam_heatmap(model, preprocessed[i], last_conv_layer), alpha)
                 for i in indices]
@@ -162,7 +162,7 @@ def load_test_split(run, backbone: str):
     -------
     (uint8 array N x H x W x 3, int labels, class_names)
     """
-    from .images import read_image
+    from helpers.data.images import read_image
 
     info = run.read_json(f"banana/{backbone}/data.json")
     split = run.read_csv(f"banana/{backbone}/split.csv")
@@ -188,8 +188,8 @@ def explain_best_model(run, row, n_images: int = 4, alpha: float = 0.4, seed: in
     """
     import keras
 
-    from .backbones import get_backbone
-    from .training import predict_proba
+    from helpers.evaluation.metrics import predict_proba
+    from helpers.models.backbones import get_backbone
 
     spec = get_backbone(row["backbone"])
     model = keras.models.load_model(run.path / row["unit"] / "model.keras", compile=False)

@@ -1,0 +1,112 @@
+"""Where every artifact lives inside a run directory: the one module that names the layout (beside
+`runs`, below every layer, so writers and the report both import it).
+
+Writers (notebooks and the training helpers) and readers (the report) both build their paths
+here, so a folder renamed here is renamed everywhere. Every path is relative to the run folder.
+
+```
+tabular/eda/  tabular/upsampling/
+tabular/gridsearch/<variant>/summary.csv           tabular/gridsearch/<variant>/<label>/...
+tabular/retrain/<strategy>/seed<k>/                 tabular/retrain/comparison.csv
+banana/<backbone>/{data.json, split.csv, weights.json, summary.csv}
+banana/<backbone>/<mode>/seed<k>/                   banana/<backbone>/<mode>/{confusion_matrix.png, ...}
+gradcam/<backbone>_<kind>.png
+cnn_architecture/<family>/<variant>/seed<k>/        cnn_architecture/{results.csv, best_per_family.csv}
+imbalanced/<variant>/seed<k>/                       imbalanced/{longtail.h5, results.csv, ablation_table.csv}
+report/report.md  report/figures/<name>.png
+```
+"""
+
+from __future__ import annotations
+
+import re
+
+# ---------------------------------------------------------------- files inside every trained unit
+HISTORY = "history.csv"
+RESULT = "result.json"
+PREDICTIONS = "predictions.csv"
+METRICS = "metrics.json"
+SUMMARY = "summary.json"
+PER_CLASS = "per_class.csv"
+MODEL = "model.keras"
+
+# ---------------------------------------------------------------- tabular track (01-04)
+TABULAR = "tabular"
+EDA = f"{TABULAR}/eda"
+UPSAMPLING = f"{TABULAR}/upsampling"
+GRIDSEARCH = f"{TABULAR}/gridsearch"
+RETRAIN = f"{TABULAR}/retrain"
+RETRAIN_COMPARISON = f"{RETRAIN}/comparison.csv"
+
+
+def gridsearch_summary(variant: str) -> str:
+    """03's per-variant summary (one row per label): what 04 needs before it can start."""
+    return f"{GRIDSEARCH}/{variant}/summary.csv"
+
+
+def gridsearch_label(variant: str, label: str) -> str:
+    """03's folder for one (variant, label): fits/, best_params.json, model files, history."""
+    return f"{GRIDSEARCH}/{variant}/{label}"
+
+
+def retrain_unit(strategy: str, seed: int) -> str:
+    """04's retraining of the multi-class network, one strategy and seed."""
+    return f"{RETRAIN}/{strategy}/seed{int(seed)}"
+
+
+# ---------------------------------------------------------------- transfer learning (05, 06)
+BANANA = "banana"
+GRADCAM = "gradcam"
+
+
+def backbone_dir(backbone: str) -> str:
+    """05's folder of one backbone (data.json, split.csv, weights.json, summary.csv)."""
+    return f"{BANANA}/{backbone}"
+
+
+def transfer_mode_dir(backbone: str, mode: str) -> str:
+    """One backbone and mode (frozen / finetune): confusion matrix and classification report."""
+    return f"{BANANA}/{backbone}/{mode}"
+
+
+def transfer_unit(backbone: str, mode: str, seed: int) -> str:
+    """One trained transfer model."""
+    return f"{BANANA}/{backbone}/{mode}/seed{int(seed)}"
+
+
+def gradcam_figure(backbone: str, kind: str) -> str:
+    """06's grid of right or wrong predictions."""
+    return f"{GRADCAM}/{backbone}_{kind}.png"
+
+
+# ---------------------------------------------------------------- CNN architecture (07), long tail (08)
+CNN_ARCHITECTURE = "cnn_architecture"
+IMBALANCED = "imbalanced"
+
+
+def slug(name: str) -> str:
+    """A folder name for a variant name (``+label smoothing (loss)`` -> ``label_smoothing_loss``)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", str(name)).strip("_") or "variant"
+
+
+def family_dir(family: str) -> str:
+    return f"{CNN_ARCHITECTURE}/{family}"
+
+
+def family_unit(family: str, variant: str, seed: int) -> str:
+    """One 07 model: ``variant`` is the variant's name or slug."""
+    return f"{CNN_ARCHITECTURE}/{family}/{slug(variant)}/seed{int(seed)}"
+
+
+def ablation_unit(variant: str, seed: int) -> str:
+    """One 08 model: ``variant`` is the ablation row's name or slug."""
+    return f"{IMBALANCED}/{slug(variant)}/seed{int(seed)}"
+
+
+# ---------------------------------------------------------------- report (09)
+REPORT = "report"
+REPORT_MARKDOWN = f"{REPORT}/report.md"
+
+
+def report_figure(name: str) -> str:
+    return f"{REPORT}/figures/{name}.png"
