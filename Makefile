@@ -8,10 +8,10 @@ ARGS   ?=
 
 help:
 	@echo "make run    - set up, then execute every notebook with the demo profile into runs/<run_id>/"
-	@echo "make test   - set up, then run the whole test suite (unit, papermill smoke, nbval golden)"
+	@echo "make test   - set up, then run the whole test suite (unit, papermill smoke, golden outputs compared)"
 	@echo "make test-colab - every notebook alone, in order, in a Colab-like environment (after make test)"
 	@echo "make smoke  - execute every notebook with the smoke profile"
-	@echo "make golden - regenerate tests/golden/ (smoke-executed copies checked by nbval)"
+	@echo "make golden - regenerate tests/golden/ (smoke-executed copies the smoke run is compared with)"
 	@echo "make strip  - strip outputs from notebooks/"
 	@echo "make lint   - ruff"
 	@echo "make bench  - quick benchmarks"

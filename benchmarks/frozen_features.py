@@ -3,7 +3,8 @@
     python benchmarks/frozen_features.py                       # VGG16, 64 px, 90 images, 5 epochs
     python benchmarks/frozen_features.py --image-size 224 --epochs 10
 
-Both ways train the same head with augmentation off; prints total seconds and the ratio.
+Both ways train the same head (the checked copy of notebook 05's model, helpers.models.backbones) with
+augmentation off; prints total seconds and the ratio.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def main(argv=None) -> None:
     seconds = {}
     for label, cache in (("recompute base every epoch", False), ("cached base features", True)):
         start = time.perf_counter()
-        training.train_transfer(args.backbone, "frozen", splits, 3, feature_cache=cache, **common)
+        training.train_transfer(backbones.build_transfer_model, backbones.fine_tune, args.backbone, "frozen", splits,
+                                3, feature_cache=cache, **common)
         seconds[label] = time.perf_counter() - start
     print(f"device: {device_name()}; {args.backbone} {size} px, {len(x) - n_val} train + {n_val} val images, "
           f"{args.epochs} epochs")

@@ -10,8 +10,9 @@ import random
 import re
 import sys
 import tempfile
+import warnings
 
-__all__ = ["in_colab", "seed_everything", "versions", "devices", "report", "quiet_tensorflow",
+__all__ = ["in_colab", "seed_everything", "versions", "devices", "describe", "quiet_tensorflow",
            "QUIET_TENSORFLOW_ENV", "progress_bar", "training_device", "set_mixed_precision"]
 
 REPORTED_PACKAGES = ("numpy", "pandas", "sklearn", "tensorflow", "keras", "scikeras", "imblearn")
@@ -47,6 +48,8 @@ def quiet_tensorflow() -> None:
     this call and restart the kernel.
     """
     os.environ.update(QUIET_TENSORFLOW_ENV)
+    # Keras 3.15 warns about shuffle=True on a tf.data.Dataset that shuffles itself (make_dataset)
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
     if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
         return
     _import_with_filtered_stderr("tensorflow")
@@ -232,7 +235,7 @@ def set_mixed_precision(enabled: bool) -> str:
     return policy
 
 
-def report(print_it: bool = True) -> dict[str, object]:
+def describe(print_it: bool = True) -> dict[str, object]:
     """Print (and return) versions, devices, whether this is Colab and which device trains."""
     info = {**versions(), **devices()}
     info["training_on"] = training_device(info["gpus"])

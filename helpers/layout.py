@@ -110,3 +110,16 @@ REPORT_MARKDOWN = f"{REPORT}/report.md"
 
 def report_figure(name: str) -> str:
     return f"{REPORT}/figures/{name}.png"
+
+
+# ---------------------------------------------------------------- more files the report reads
+EDA_CLASS_COUNTS = f"{EDA}/class_counts.csv"
+SYNTHESIS = f"{TABULAR}/synthesis"
+SYNTHESIS_VARIANT_SCORES = f"{SYNTHESIS}/variant_scores.csv"
+RETRAIN_COMPARISON_SUMMARY = f"{RETRAIN}/comparison_summary.csv"
+BEST_PARAMS = "best_params.json"  # in a gridsearch_label folder, beside TEST_SCORES
+TEST_SCORES = "test_scores.json"
+BACKBONE_DATA = "data.json"  # in a backbone_dir: class names, image size
+BACKBONE_SPLIT = "split.csv"  # in a backbone_dir: one row per image and its split
+BACKBONE_WEIGHTS = "weights.json"  # in a backbone_dir: the initial weights asked for and used
+SEED_RESULTS = "results.csv"  # 07/08: one row per (variant, seed), summarised by the report

@@ -12,7 +12,8 @@ the versions, devices and run folder.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from helpers import env, profiles, runs
 
@@ -50,6 +51,6 @@ def start(notebook: str, namespace: Mapping[str, Any], *, show: bool = True) -> 
     if "mixed_precision" in P:
         env.set_mixed_precision(P["mixed_precision"])
     if show:
-        env.report()
+        env.describe()
         print("run directory:", run.path)
     return P, run

@@ -6,13 +6,12 @@
     python -m helpers.pipeline --resume 20261121-230000-demo   # finish an interrupted run
     python -m helpers.pipeline --jobs 2                        # independent executions in parallel
 
-Each execution is recorded in the run's ``manifest.json`` (parameters, start/end, seconds, status,
-output notebook). ``--resume`` skips executions already completed. A failing notebook stops the
-run with its name, the failing cell and the path of the partial output notebook.
+    python -m helpers.pipeline report [--publish] [RUN_DIR]    # the results report (helpers.report)
 
-What a kernel process itself prints (TensorFlow's C++ start-up lines, CUDA probing, tf.data
-warnings) goes to ``<run>/logs/<execution>.kernel.log`` -- appended on every attempt, never
-overwritten -- so the terminal shows only the runner's progress and errors.
+Each execution is recorded in the run's ``manifest.json``; ``--resume`` skips completed ones. A
+failing notebook stops the run naming the notebook, the failing cell and the partial output. What a
+kernel itself prints (TensorFlow's C++ lines...) goes to ``<run>/logs/<execution>.kernel.log``
+(appended on every attempt), so the terminal shows only the runner's progress and errors.
 """
 
 from __future__ import annotations
@@ -21,20 +20,20 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers import env, profiles, runs
+from helpers import env, layout, profiles, report, runs
+from helpers.profiles import available_notebooks, notebooks_dir
 
-__all__ = ["Execution", "plan", "execute_notebook", "run_pipeline", "main", "NotebookFailed"]
+__all__ = ["Execution", "plan", "execute_notebook", "run_pipeline", "main", "NotebookFailed", "available_notebooks"]
 
-# Which notebooks must have finished before another may start (the rest only follow the numbering
-# when run with --jobs 1).
+# Which notebooks must have finished before another may start (with --jobs 1 all follow the numbering).
 DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "02_upsampling": (),
     "04_synthesize_retrain": ("03_gridsearch",),
@@ -61,18 +60,6 @@ class Execution:
         return runs.execution_key(self.notebook, self.label)
 
 
-def notebooks_dir() -> Path:
-    """``$DL_NOTEBOOKS_DIR`` if set (tests use tiny notebooks), else ``<repo>/notebooks``."""
-    folder = os.environ.get("DL_NOTEBOOKS_DIR")
-    return Path(folder) if folder else runs.repo_root() / "notebooks"
-
-
-def available_notebooks() -> list[str]:
-    """Notebooks that exist in ``notebooks/`` and have a profile entry, in numbering order."""
-    present = {p.stem for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb")}
-    return [n for n in profiles.NOTEBOOKS if n in present and n in profiles.PARAMETERS]
-
-
 def parse_only(only: str | Sequence[str] | None, available: Sequence[str]) -> list[str]:
     """``"01,02"`` or ``["01", "03_gridsearch"]`` -> notebook keys; unknown numbers are errors."""
     if only is None or only == "" or only == []:
@@ -84,10 +71,8 @@ def parse_only(only: str | Sequence[str] | None, available: Sequence[str]) -> li
             continue
         matches = [n for n in available if n == item or n.split("_", 1)[0] == item.zfill(2)]
         if not matches:
-            raise ValueError(
-                f"--only: no notebook {item!r}; expected numbers or names among "
-                f"{', '.join(available) or '(none found in notebooks/)'}"
-            )
+            raise ValueError(f"--only: no notebook {item!r}; expected numbers or names among "
+                             f"{', '.join(available) or '(none found in notebooks/)'}")
         chosen.extend(m for m in matches if m not in chosen)
     return [n for n in available if n in chosen]
 
@@ -115,18 +100,14 @@ def plan(profile: str, only: str | Sequence[str] | None = None, tabular_data: st
     profiles.check_profile(profile)
     available = available_notebooks()
     chosen = parse_only(only, available)
-    if tabular_data is not None:
-        path = Path(tabular_data).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"--tabular-data: {path} does not exist or is not a file (expected a CSV)")
-        tabular_data = str(path.resolve())
-    if image_data is not None:
-        path = Path(image_data).expanduser()
-        if not path.is_dir():
-            raise FileNotFoundError(
-                f"--image-data: {path} does not exist or is not a folder (expected one sub-folder per class)"
-            )
-        image_data = str(path.resolve())
+    if tabular_data is not None and not Path(tabular_data).expanduser().is_file():
+        raise FileNotFoundError(f"--tabular-data: {Path(tabular_data).expanduser()} does not exist or is not a file "
+                                "(expected a CSV)")
+    if image_data is not None and not Path(image_data).expanduser().is_dir():
+        raise FileNotFoundError(f"--image-data: {Path(image_data).expanduser()} does not exist or is not a folder "
+                                "(expected one sub-folder per class)")
+    given = {"data_path": tabular_data, "data_dir": image_data}
+    given = {k: str(Path(v).expanduser().resolve()) for k, v in given.items() if v is not None}
     overrides = dict(overrides or {})
     executions = []
     used_overrides: set[str] = set()
@@ -136,10 +117,7 @@ def plan(profile: str, only: str | Sequence[str] | None = None, tabular_data: st
         for params in profiles.parameter_sets(notebook, profile):
             params = dict(params)
             label = params.pop("label", None)
-            if tabular_data is not None and "data_path" in params:
-                params["data_path"] = tabular_data
-            if image_data is not None and "data_dir" in params:
-                params["data_dir"] = image_data
+            params.update({k: v for k, v in given.items() if k in params})
             selected = True
             for key, value in overrides.items():
                 if key in repeated:  # a parameter the runner repeats over: the override selects executions
@@ -188,30 +166,21 @@ def _kernel_manager_logging_to(stream):
     return LoggingKernelManager
 
 
-def _failure_message(execution: Execution, output: Path, err: BaseException,
-                     kernel_log: Path | None = None) -> str:
-    cell = ""
-    ename = getattr(err, "ename", type(err).__name__)
-    evalue = getattr(err, "evalue", str(err))
+def _failure_message(execution: Execution, output: Path, err: BaseException, kernel_log: Path) -> str:
+    """The notebook, the failing cell (its first line, from the partial output), the error, where to look."""
     count = getattr(err, "exec_count", None)
-    if count is not None:
-        cell = f", cell [{count}]"
-    try:  # find the failing cell's first line in the partial output
+    cell = f", cell [{count}]" if count is not None else ""
+    try:
         import nbformat
 
-        nb = nbformat.read(str(output), as_version=4)
-        for i, c in enumerate(nb.cells):
-            if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", [])):
-                first = (c.source.strip().splitlines() or [""])[0][:80]
-                cell = f", cell #{i} [{c.get('execution_count')}] starting {first!r}"
-                break
-    except Exception:
+        cells = enumerate(nbformat.read(str(output), as_version=4).cells)
+        i, c = next((i, c) for i, c in cells if c.cell_type == "code"
+                    and any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+        cell = f", cell #{i} [{c.get('execution_count')}] starting {(c.source.strip().splitlines() or [''])[0][:80]!r}"
+    except Exception:  # noqa: BLE001 - no partial output, or no error cell in it: keep the cell number
         pass
-    message = (f"notebook {execution.key} failed{cell}: {ename}: {str(evalue)[:500]}\n"
-               f"  partial output notebook: {output}")
-    if kernel_log is not None:
-        message += f"\n  kernel log: {kernel_log}"
-    return message
+    return (f"notebook {execution.key} failed{cell}: {getattr(err, 'ename', type(err).__name__)}: "
+            f"{str(getattr(err, 'evalue', err))[:500]}\n  partial output notebook: {output}\n  kernel log: {kernel_log}")
 
 
 def execute_notebook(execution: Execution, run: runs.Run, progress: bool = True,
@@ -238,11 +207,9 @@ def execute_notebook(execution: Execution, run: runs.Run, progress: bool = True,
         with open(log_path, "ab") as kernel_log:  # append: a resumed execution keeps the earlier log
             kernel_log.write(f"--- {runs.now_iso()} {execution.key}\n".encode())
             kernel_log.flush()
-            pm.execute_notebook(
-                str(source), str(output), parameters=params, progress_bar=progress,
-                cwd=str(runs.repo_root()), kernel_name="python3", log_output=False,
-                execution_timeout=timeout, kernel_manager_class=_kernel_manager_logging_to(kernel_log),
-            )
+            pm.execute_notebook(str(source), str(output), parameters=params, progress_bar=progress,
+                                cwd=str(runs.repo_root()), kernel_name="python3", log_output=False,
+                                execution_timeout=timeout, kernel_manager_class=_kernel_manager_logging_to(kernel_log))
     except Exception as err:
         run.record_notebook(execution.key, status="failed", finished=runs.now_iso(),
                             seconds=round(time.time() - started, 1), error=f"{type(err).__name__}: {err}"[:2000])
@@ -257,14 +224,12 @@ def run_pipeline(executions: Sequence[Execution], run: runs.Run, jobs: int = 1,
     """Run ``executions`` (respecting dependencies), skipping those the manifest marks completed."""
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"--jobs must be a positive integer, got {jobs!r}")
-    stale = run.remove_stale_temporaries()  # left by a killed earlier attempt; the artifacts are intact
-    if stale:
+    if stale := run.remove_stale_temporaries():  # left by a killed earlier attempt; the artifacts are intact
         log(f"removed {len(stale)} temporary file(s) an interrupted write left behind")
     done_keys = {k for k, v in run.manifest.get("notebooks", {}).items() if v.get("status") == "completed"}
     pending = [e for e in executions if e.key not in done_keys]
-    for e in executions:
-        if e.key in done_keys:
-            log(f"= {e.key}: already completed in this run, skipped")
+    for e in (e for e in executions if e.key in done_keys):
+        log(f"= {e.key}: already completed in this run, skipped")
     outputs: list[Path] = []
     if jobs == 1:
         for e in pending:
@@ -272,58 +237,36 @@ def run_pipeline(executions: Sequence[Execution], run: runs.Run, jobs: int = 1,
             outputs.append(execute_notebook(e, run, progress=progress))
         return outputs
 
-    lock = threading.Lock()
-    finished_notebooks: dict[str, int] = {}
-    remaining_per_notebook: dict[str, int] = {}
-    for e in pending:
-        remaining_per_notebook[e.notebook] = remaining_per_notebook.get(e.notebook, 0) + 1
-    failures: list[str] = []
-    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
-
-    bar = tqdm(total=len(pending), desc=f"notebooks (--jobs {jobs})", unit="nb", disable=not progress)
-
-    def ready(e: Execution) -> bool:
-        return all(remaining_per_notebook.get(d, 0) == 0 for d in e.depends_on)
-
-    queue = list(pending)
+    remaining = Counter(e.notebook for e in pending)  # executions left per notebook (touched by this thread only)
+    queue, running, failures = list(pending), {}, []
+    bar = env.progress_bar(total=len(pending), desc=f"notebooks (--jobs {jobs})", unit="nb", disable=not progress)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        running: dict = {}
         while queue or running:
-            if not failures:
-                for e in [e for e in queue if ready(e)]:
-                    if len(running) >= jobs:
-                        break
+            if not failures:  # start what is ready, up to --jobs at a time
+                for e in [e for e in queue if not any(remaining[d] for d in e.depends_on)][: jobs - len(running)]:
                     queue.remove(e)
                     running[pool.submit(execute_notebook, e, run, False)] = e
             if not running:
                 break
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for fut in done:
-                e = running.pop(fut)
+            for future in wait(list(running), return_when=FIRST_COMPLETED)[0]:
+                e = running.pop(future)
                 try:
-                    outputs.append(fut.result())
-                    with lock:
-                        remaining_per_notebook[e.notebook] -= 1
-                        finished_notebooks[e.notebook] = finished_notebooks.get(e.notebook, 0) + 1
+                    outputs.append(future.result())
+                    remaining[e.notebook] -= 1
                     bar.set_postfix_str(f"done {e.key}")
                 except Exception as err:  # noqa: BLE001 - reported below
                     failures.append(str(err))
                 bar.update(1)
     bar.close()
     if failures:
-        skipped = [e.key for e in queue]
-        msg = "\n".join(failures)
-        if skipped:
-            msg += f"\n  not started because of the failure: {', '.join(skipped)}"
-        raise NotebookFailed(msg)
+        skipped = f"\n  not started because of the failure: {', '.join(e.key for e in queue)}" if queue else ""
+        raise NotebookFailed("\n".join(failures) + skipped)
     return outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m helpers.pipeline",
-        description="Execute the course notebooks with papermill into runs/<run_id>/.",
-    )
+    parser = argparse.ArgumentParser(prog="python -m helpers.pipeline",
+                                     description="Execute the course notebooks with papermill into runs/<run_id>/.")
     parser.add_argument("--profile", default="demo", help=f"one of {', '.join(profiles.PROFILES)} (default demo)")
     parser.add_argument("--only", default=None, help="notebook numbers or names, comma separated (e.g. 01,02)")
     parser.add_argument("--tabular-data", default=None, metavar="CSV",
@@ -344,8 +287,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "report":
-        from helpers import report
-
         return report.main(argv[1:])
     args = build_parser().parse_args(argv)
     os.environ.update(env.QUIET_TENSORFLOW_ENV)
@@ -387,12 +328,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\ninterrupted; resume with: python -m helpers.pipeline --resume {run.run_id}", file=sys.stderr)
         return 130
     run.finish("completed")
-    print(f"\ndone in {time.time() - started:.0f} s")
-    print(f"executed notebooks: {run.path / 'notebooks'}")
-    print(f"artifacts:          {run.path}")
-    report_md = run.path / "report" / "report.md"
-    if report_md.exists():
-        print(f"report:             {report_md}")
+    print(f"\ndone in {time.time() - started:.0f} s\nexecuted notebooks: {run.path / 'notebooks'}\n"
+          f"artifacts:          {run.path}")
+    if (run.path / layout.REPORT_MARKDOWN).exists():
+        print(f"report:             {run.path / layout.REPORT_MARKDOWN}")
     return 0
 
 

@@ -12,7 +12,11 @@ times (the four grid-search variants, the four backbones); each set needs a ``la
 from __future__ import annotations
 
 import copy
+import os
+from pathlib import Path
 from typing import Any
+
+from helpers import runs
 
 __all__ = ["PROFILES", "NOTEBOOKS", "PARAMETERS", "REPEATS", "resolve", "parameter_sets", "check_profile"]
 
@@ -183,6 +187,18 @@ PARAMETERS["08_imbalanced_training"] = {
              "variants": _ALL_ABLATION, "seeds": [0, 1, 2], "epochs": 40, "batch_size": 32,
              "blocks_per_stage": 3, "base_filters": 16},
 }
+
+
+def notebooks_dir() -> Path:
+    """``$DL_NOTEBOOKS_DIR`` if set (tests use tiny notebooks), else ``<repo>/notebooks``."""
+    folder = os.environ.get("DL_NOTEBOOKS_DIR")
+    return Path(folder) if folder else runs.repo_root() / "notebooks"
+
+
+def available_notebooks() -> list[str]:
+    """Notebooks that exist in :func:`notebooks_dir` and have a profile entry, in numbering order."""
+    present = {p.stem for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb")}
+    return [n for n in NOTEBOOKS if n in present and n in PARAMETERS]
 
 
 def check_profile(profile: str) -> str:

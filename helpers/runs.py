@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from helpers import env
+
 __all__ = [
     "Run",
     "atomic_path",
@@ -312,8 +314,6 @@ def new_run_id(profile: str | None = None, root: Path | None = None) -> str:
 def create_run(run_id: str | None = None, profile: str | None = None,
                parameters: dict | None = None, root: str | os.PathLike | None = None) -> Run:
     """Create a new run folder with its manifest. Refuses to reuse an existing folder."""
-    from helpers import env
-
     root = Path(root) if root else runs_root()
     root.mkdir(parents=True, exist_ok=True)
     run_id = _validate_run_id(run_id) if run_id else new_run_id(profile, root)

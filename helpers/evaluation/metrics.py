@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from helpers.data.images import make_dataset
+
 __all__ = [
     "classification_metrics",
     "classification_report_frame",
@@ -87,9 +89,17 @@ def classification_report_frame(y_true, y_pred, class_names: Sequence[str], spli
 
 
 def summarize_mean_sd(frame, by: str | Sequence[str] | None, metrics: Sequence[str]):
-    """Mean, sample SD (ddof=1; 0 when n=1) and n of ``metrics`` per group of ``by``.
+    """Mean, sample SD and count of ``metrics`` per group of ``by`` (typically: over seeds).
 
-    Returns a DataFrame with columns ``<by...>``, ``<m>_mean``, ``<m>_sd`` and ``n``.
+    Missing values (NaN, or text that is not a number) are left out, metric by metric.
+
+    Returns
+    -------
+    DataFrame
+        One row per group: the ``by`` columns, then per metric ``<m>_mean``, ``<m>_sd`` (ddof=1)
+        and ``<m>_n`` (the number of values behind that mean and SD), then ``n``: the number of
+        rows of the group with a value for at least one metric (the seeds that produced a result).
+        With one value the SD is undefined and given as NaN, never 0; with none the mean is NaN too.
     """
     import pandas as pd
 
@@ -106,20 +116,33 @@ def summarize_mean_sd(frame, by: str | Sequence[str] | None, metrics: Sequence[s
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(by_cols, key))
+        numbers = group[list(metrics)].apply(pd.to_numeric, errors="coerce")
         for m in metrics:
-            values = pd.to_numeric(group[m], errors="coerce").dropna().to_numpy(dtype=float)
+            values = numbers[m].dropna().to_numpy(dtype=float)
             row[f"{m}_mean"] = float(values.mean()) if values.size else float("nan")
-            row[f"{m}_sd"] = float(values.std(ddof=1)) if values.size > 1 else 0.0
-        row["n"] = len(group)
+            row[f"{m}_sd"] = float(values.std(ddof=1)) if values.size > 1 else float("nan")
+            row[f"{m}_n"] = int(values.size)
+        row["n"] = int(numbers.notna().any(axis=1).sum()) if len(metrics) else len(group)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def format_mean_sd(mean: float, sd: float, digits: int = 3) -> str:
-    """``0.912 ± 0.013``; NaN gives ``n/a``."""
-    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+def format_mean_sd(mean: float, sd: float | None, digits: int = 3, n: int | None = None,
+                   unit: str = "seed") -> str:
+    """``0.912 ± 0.013``; one value (``n == 1``, or an SD that is NaN) gives ``0.912 (1 seed)``.
+
+    ``unit`` names what was repeated (``"seed"``, ``"fold"``...). A missing mean (None, NaN) or
+    ``n == 0`` gives ``n/a``.
+    """
+    if _missing(mean) or n == 0:
         return "n/a"
+    if n == 1 or _missing(sd):
+        return f"{mean:.{digits}f} (1 {unit})"
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, (float, np.floating)) and bool(np.isnan(value)))
 
 
 def device_name() -> str:
@@ -162,8 +185,6 @@ def inference_time_per_sample(model, x, batch_size: int = 32, warmup: int = 1, r
 
 def predict_proba(model, x, preprocess=None, batch_size: int = 32) -> np.ndarray:
     """Class probabilities for ``x`` in batches (one ``predict`` call, never one per image)."""
-    from helpers.data.images import make_dataset
-
     ds = make_dataset(x, None, batch_size=batch_size, preprocess=preprocess, cache=False)
     return np.asarray(model.predict(ds, verbose=0))
 
@@ -179,8 +200,6 @@ def evaluate_classifier(model, x, y, class_names, preprocess=None, batch_size: i
         and accuracy"), ``n``, ``loss``, ``accuracy``, ``macro_f1``, ``balanced_accuracy``,
         ``per_class`` and ``y_pred`` / ``proba`` (NumPy arrays; drop them before writing JSON).
     """
-    from helpers.evaluation.metrics import classification_metrics
-
     y = np.asarray(y)
     proba = predict_proba(model, x, preprocess=preprocess, batch_size=batch_size)
     if len(proba) != len(y):

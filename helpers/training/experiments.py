@@ -11,13 +11,17 @@ notebook's build function -- so that:
 * a unit interrupted before its end is trained again (its marker is the last file written).
 
 The notebook's build function is passed in, so an edited model cell changes every repetition.
+Only a function's own source is digested: a function it calls from another cell belongs in the
+unit's ``inputs`` too. Pass data as arrays/DataFrames (digested by content) or as a fingerprint.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,7 @@ __all__ = ["Unit", "fingerprint", "function_source", "run_units", "changed_param
            "mean_sd_table"]
 
 RESULT_FILE = "result.json"
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def function_source(function: Callable) -> str:
@@ -42,32 +47,44 @@ def function_source(function: Callable) -> str:
         return inspect.getsource(function)
     except (OSError, TypeError):
         code = getattr(function, "__code__", None)
-        if code is None:
-            return repr(function)
-        return code.co_code.hex() + repr(code.co_consts) + repr(code.co_names)
+        text = repr(function) if code is None else code.co_code.hex() + repr(code.co_consts) + repr(code.co_names)
+        return _ADDRESS.sub("", text)
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-able stand-in for ``value`` that changes whenever the value does."""
+    """A JSON-able stand-in for ``value`` that changes whenever the value does (and only then)."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True, default=str))
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return value.item()
     if isinstance(value, np.ndarray):
         return {"array_sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
                 "shape": list(value.shape), "dtype": str(value.dtype)}
-    if isinstance(value, pd.DataFrame):
+    if isinstance(value, (pd.DataFrame, pd.Series)):
         hashed = pd.util.hash_pandas_object(value, index=True).to_numpy()
-        return {"frame_sha256": hashlib.sha256(hashed.tobytes()).hexdigest(), "columns": list(map(str, value.columns))}
+        names = list(map(str, value.columns)) if isinstance(value, pd.DataFrame) else str(value.name)
+        return {"frame_sha256": hashlib.sha256(hashed.tobytes()).hexdigest(), "columns": names}
     if isinstance(value, Path):
         return str(value)
-    if callable(value):
-        return {"source_sha256": hashlib.sha256(function_source(value).encode()).hexdigest()}
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
-    return repr(value)
+    if isinstance(value, functools.partial):
+        return {"partial": _plain(value.func), "args": _plain(value.args), "keywords": _plain(value.keywords)}
+    if inspect.isfunction(value) or inspect.ismethod(value) or inspect.isclass(value):
+        return {"source_sha256": hashlib.sha256(function_source(value).encode()).hexdigest()}
+    for method in ("get_config", "get_params"):  # Keras layers, losses, optimizers; scikit-learn estimators
+        if hasattr(value, method):
+            try:
+                return {"type": type(value).__qualname__, method: _plain(getattr(value, method)())}
+            except Exception:  # e.g. a subclassed Keras model without get_config
+                pass
+    if callable(value) and not hasattr(value, "__dict__"):  # builtins: their name says it all
+        return {"callable": getattr(value, "__qualname__", repr(value))}
+    return _ADDRESS.sub("", repr(value))  # "<object at 0x7f..>" differs per session: drop the address
 
 
 def fingerprint(value: Any) -> str:
@@ -143,10 +160,12 @@ def run_units(run: Run, units: Iterable[Unit], train: Callable[[Unit], dict], *,
             log(f"{unit.folder}: trained again, its inputs changed since the stored result "
                 f"({', '.join(changed) or 'digest'})")
             (run.path / unit.folder / COMPLETE_MARKER).unlink()
+        elif (run.path / unit.folder).is_dir() and any((run.path / unit.folder).iterdir()):
+            log(f"{unit.folder}: trained again, it was interrupted before its end")
         row = {**unit.labels, **train(unit)}
         run.write_json(f"{unit.folder}/{RESULT_FILE}", {"row": row, "digest": digest, "inputs": _plain(unit.inputs)})
         run.mark_complete(unit.folder, digest=digest)
-        rows.append(row)
+        rows.append(run.read_json(f"{unit.folder}/{RESULT_FILE}")["row"])  # as a resumed run reads it back
     return pd.DataFrame(rows)
 
 
@@ -166,7 +185,10 @@ def history_frame(keras_history, epoch_seconds: list[float] | None = None, initi
 
 def mean_sd_table(results: pd.DataFrame, by, metrics: dict[str, str], *, digits: int = 3,
                   keep: Iterable[str] = (), numeric: bool = True) -> pd.DataFrame:
-    """One row per group: ``mean ± SD`` text per metric (over seeds), ``seeds`` (n), optional columns.
+    """One row per group: ``mean ± SD`` text per metric (over seeds), ``seeds``, optional columns.
+
+    A group with one seed shows ``0.912 (1 seed)`` (its SD is undefined: NaN in ``<metric>_sd``);
+    ``seeds`` counts the rows with a result (see :func:`helpers.evaluation.metrics.summarize_mean_sd`).
 
     Parameters
     ----------
@@ -177,7 +199,8 @@ def mean_sd_table(results: pd.DataFrame, by, metrics: dict[str, str], *, digits:
     metrics : dict
         Column -> heading of its ``mean ± SD`` column (e.g. ``{"accuracy": "test accuracy"}``).
     keep : columns copied from each group's first row (spec, params...).
-    numeric : also keep the numeric ``<metric>_mean`` / ``<metric>_sd`` columns (for sorting, plots).
+    numeric : also keep the numeric ``<metric>_mean`` / ``<metric>_sd`` / ``<metric>_n`` columns (for
+        sorting, plots, verdicts).
     """
     by_cols = [by] if isinstance(by, str) else list(by)
     summary = summarize_mean_sd(results, by_cols, list(metrics))
@@ -187,10 +210,11 @@ def mean_sd_table(results: pd.DataFrame, by, metrics: dict[str, str], *, digits:
         table[column] = [first.loc[tuple(k) if len(by_cols) > 1 else k[0], column]
                          for k in summary[by_cols].itertuples(index=False)]
     for metric, heading in metrics.items():
-        table[heading] = [format_mean_sd(m, s, digits) for m, s in zip(summary[f"{metric}_mean"], summary[f"{metric}_sd"])]
+        table[heading] = [format_mean_sd(m, s, digits, n=k) for m, s, k in
+                          zip(summary[f"{metric}_mean"], summary[f"{metric}_sd"], summary[f"{metric}_n"])]
     table["seeds"] = summary["n"]
     if numeric:
         for metric in metrics:
-            table[f"{metric}_mean"] = summary[f"{metric}_mean"]
-            table[f"{metric}_sd"] = summary[f"{metric}_sd"]
+            for part in ("mean", "sd", "n"):
+                table[f"{metric}_{part}"] = summary[f"{metric}_{part}"]
     return table

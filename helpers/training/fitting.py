@@ -8,7 +8,11 @@ import time
 import numpy as np
 import pandas as pd
 
+from helpers import distributed
+from helpers.training.experiments import history_frame
+
 __all__ = ["EpochTimer", "get_strategy", "compile_model", "fit_model", "mean_epoch_seconds"]
+
 
 def _keras_callback_base():
     import keras
@@ -40,9 +44,7 @@ def get_strategy(strategy="auto"):
     visible, else the default strategy). Build and compile the model inside ``strategy.scope()``."""
     if not isinstance(strategy, str):
         return strategy
-    from helpers.distributed import get_strategy as pick
-
-    return pick(strategy)
+    return distributed.get_strategy(strategy)
 
 
 def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
@@ -79,7 +81,8 @@ def fit_model(model, train, validation=None, epochs: int = 1, callbacks=None, cs
     -------
     DataFrame
         Columns ``epoch`` (1-based), ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``
-        (when validation data is given) and ``epoch_seconds``.
+        (when validation data is given), ``lr`` (when a callback logs the learning rate) and
+        ``epoch_seconds`` (see :func:`helpers.training.experiments.history_frame`).
     """
     import keras
 
@@ -97,10 +100,7 @@ def fit_model(model, train, validation=None, epochs: int = 1, callbacks=None, cs
         cbs.append(keras.callbacks.CSVLogger(str(csv_path), append=initial_epoch > 0))
     hist = model.fit(train, validation_data=validation, epochs=initial_epoch + epochs,
                      initial_epoch=initial_epoch, callbacks=cbs, verbose=verbose, **fit_kwargs)
-    frame = pd.DataFrame(hist.history)
-    frame.insert(0, "epoch", np.arange(initial_epoch + 1, initial_epoch + 1 + len(frame)))
-    frame["epoch_seconds"] = timer.seconds[: len(frame)]
-    return frame
+    return history_frame(hist, timer.seconds, initial_epoch)
 
 
 def mean_epoch_seconds(history: pd.DataFrame, skip_first: bool = True) -> float:

@@ -2,10 +2,11 @@
 
 Notebook 05 is executed alone, as a student runs it (papermill with only ``profile="smoke"``: no
 ``run_dir``), with runs and data on a simulated Drive folder. It is killed (kernel and all, like a
-Colab disconnect) once while the frozen model trains and once while it is fine-tuned, and re-run each
-time with the same defaults: it joins the same run (the profile's current run on Drive), the frozen
-model finished before the second kill is not trained again, the interrupted units are redone from
-their start, and every artifact equals the uninterrupted smoke run's (same seed, deterministic ops)."""
+Colab disconnect) once while the repetition trains the frozen model and once while it fine-tunes it,
+and re-run each time with the same defaults: it joins the same run (the profile's current run on
+Drive), the frozen model finished before the second kill is not trained again (same digest: the
+notebook's functions and settings did not change), the interrupted units are redone from their start,
+and every artifact equals the uninterrupted smoke run's (same seed, deterministic ops)."""
 
 import json
 
@@ -28,10 +29,11 @@ def test_disconnects_mid_training_on_drive_then_rerun_with_defaults_gives_the_sa
     def complete(mode: str) -> bool:
         return unit(mode) is not None and (unit(mode) / "_COMPLETE.json").exists()
 
-    # 1. disconnected while the frozen model trains (the augmented batch is saved by the cell just before)
+    # 1. disconnected while the repetition trains the frozen model (the cell just before it saves the
+    #    visible fits' history figure)
     proc = killing.start_notebook(drive, "05_banana_transfer", tmp_path / "attempt1.ipynb")
-    killing.kill_when(proc, lambda: any((drive / "runs").glob("*/banana/VGG16/augmented_batch.png")),
-                      "the training cell", after=1.0)
+    killing.kill_when(proc, lambda: any((drive / "runs").glob("*/banana/VGG16/history.png")),
+                      "the repetition cell", after=1.0)
     assert not complete("frozen"), "the frozen model finished before the kill"
     (first_run,) = [p for p in (drive / "runs").iterdir() if p.is_dir()]
 

@@ -17,7 +17,9 @@ def test_every_backbone_builds_flat_at_its_minimum_size(name):
     assert spec.last_frozen_layer in names
     assert model.output.shape[-1] == 3
     assert backbones.trainable_layer_names(model) == ["head_norm", "head_output"]
-    backbones.set_mode(model, name, "finetune")
+    assert model.compiled and model.loss == "sparse_categorical_crossentropy"
+    backbones.fine_tune(model, name, learning_rate=1e-5)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
     trainable = backbones.trainable_layer_names(model)
     assert len(trainable) >= 3 and trainable[-1] == "head_output"
     assert not any("bn" in n.split("_")[-1] or n.startswith("batch_normalization") for n in trainable)
@@ -30,10 +32,10 @@ def test_every_backbone_builds_flat_at_its_minimum_size(name):
 
 def test_finetune_unfreezes_exactly_vgg16_block5():
     model = backbones.build_transfer_model("vgg16", 2, 32)
-    backbones.set_mode(model, "VGG16", "finetune")
+    assert [layer.name for layer in backbones.top_block(model, "VGG16")] == ["block5_conv1", "block5_conv2",
+                                                                            "block5_conv3", "block5_pool"]
+    backbones.fine_tune(model, "VGG16")
     assert backbones.trainable_layer_names(model) == ["block5_conv1", "block5_conv2", "block5_conv3", "head_norm", "head_output"]
-    backbones.set_mode(model, "VGG16", "frozen")
-    assert backbones.trainable_layer_names(model) == ["head_norm", "head_output"]
 
 
 def test_image_size_below_minimum():
@@ -52,11 +54,11 @@ def test_bad_arguments_are_named():
         backbones.build_transfer_model("VGG16", 1, 32)
     with pytest.raises(FileNotFoundError, match="weights file .*missing.h5 does not exist"):
         backbones.build_transfer_model("VGG16", 3, 32, weights="/nowhere/missing.h5")
+    with pytest.raises(ValueError, match="dropout must be in"):
+        backbones.build_transfer_model("VGG16", 3, 32, dropout=1.0)
     model = backbones.build_transfer_model("VGG16", 3, 32)
-    with pytest.raises(ValueError, match="unknown mode 'thaw'"):
-        backbones.set_mode(model, "VGG16", "thaw")
-    with pytest.raises(ValueError, match="has no layer 'post_relu'|has no layer 'conv5_block2_out'"):
-        backbones.set_mode(model, "ResNet50V2", "finetune")
+    with pytest.raises(ValueError, match="has no layer 'conv5_block2_out'"):
+        backbones.fine_tune(model, "ResNet50V2")
 
 
 def test_preprocess_input_never_modifies_its_input():
@@ -246,3 +248,42 @@ def test_outputs_stay_float32_under_mixed_precision():
             assert model(np.zeros((1, *model.input_shape[1:]), "float32")).dtype == "float32", model.name
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+# --------------------------------------------------------------------------- notebook 05's own functions
+def notebook_functions(notebook: str, *names: str) -> dict:
+    """The functions ``names`` as a notebook's cells define them (run in a namespace of their own)."""
+    from pathlib import Path
+
+    import nbformat
+
+    path = Path(__file__).resolve().parents[2] / "notebooks" / f"{notebook}.ipynb"
+    namespace = {"get_backbone": backbones.get_backbone}
+    for cell in nbformat.read(str(path), as_version=4).cells:
+        if cell.cell_type == "code" and any(f"def {name}(" in cell.source for name in names):
+            exec(compile(cell.source, str(path), "exec"), namespace)
+    missing = [name for name in names if name not in namespace]
+    assert not missing, f"{notebook} defines no {missing}"
+    return {name: namespace[name] for name in names}
+
+
+def _compiled_with(model):
+    config = model.get_compile_config()
+    assert config["metrics"] == ["accuracy"]
+    return config["optimizer"]["class_name"], pytest.approx(config["optimizer"]["config"]["learning_rate"]), config["loss"]
+
+
+def test_notebook_05_builds_and_fine_tunes_the_model_the_registry_checks():
+    nb = notebook_functions("05_banana_transfer", "build_transfer_model", "fine_tune")
+    for name in ("VGG16", "ResNet50V2"):
+        mine, checked = nb["build_transfer_model"](name, 3, 32), backbones.build_transfer_model(name, 3, 32)
+        assert [type(la) for la in mine.layers] == [type(la) for la in checked.layers]
+        assert [la.name for la in mine.layers[-4:]] == ["head_pool", "head_norm", "head_dropout", "head_output"]
+        assert backbones.trainable_layer_names(mine) == backbones.trainable_layer_names(checked)
+        assert _compiled_with(mine) == _compiled_with(checked) == ("Adam", 1e-3, "sparse_categorical_crossentropy")
+        nb["fine_tune"](mine, name, 1e-4)
+        backbones.fine_tune(checked, name, 1e-4)
+        assert backbones.trainable_layer_names(mine) == backbones.trainable_layer_names(checked)
+        assert _compiled_with(mine) == _compiled_with(checked) == ("Adam", 1e-4, "sparse_categorical_crossentropy")
+        feature_model, head_model = backbones.feature_and_head_models(mine)  # the cached-feature path works
+        assert [la.name for la in head_model.layers[1:]] == [la.name for la in mine.layers[-4:]]

@@ -43,7 +43,7 @@ def test_seed_must_be_a_non_negative_integer(bad):
 
 
 def test_report_lists_versions_and_devices(capsys):
-    info = env.report()
+    info = env.describe()
     out = capsys.readouterr().out
     for key in ("python", "numpy", "sklearn", "tensorflow", "keras", "image_data_format", "gpus"):
         assert key in info and key in out
@@ -135,7 +135,7 @@ def test_training_device_line():
 
 
 def test_report_says_which_device_trains(capsys):
-    info = env.report()
+    info = env.describe()
     out = capsys.readouterr().out
     assert f"training on: {info['training_on']}" in out
 

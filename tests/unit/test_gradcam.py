@@ -54,3 +54,27 @@ def test_select_right_wrong():
     assert sorted(right.tolist()) == [0, 2, 4, 6] and sorted(wrong.tolist()) == [1, 3, 5]
     with pytest.raises(ValueError, match="y_true has shape"):
         gradcam.select_right_wrong([0, 1], [0], 1)
+
+
+def test_notebook_06_gradcam_cell_equals_the_helper(vgg):
+    from test_backbones import notebook_functions
+
+    notebook_heatmap = notebook_functions("06_gradcam", "gradcam_heatmap")["gradcam_heatmap"]
+    for seed in range(3):
+        image = np.random.default_rng(seed).normal(0, 50, size=(64, 64, 3)).astype(np.float32)
+        np.testing.assert_allclose(notebook_heatmap(vgg, image, "block5_conv3"),
+                                   gradcam.gradcam_heatmap(vgg, image, "block5_conv3"), atol=1e-5)
+
+
+def test_grid_draws_the_given_heatmap_function(vgg):
+    images = np.zeros((3, 64, 64, 3), dtype=np.uint8)
+    calls = []
+
+    def constant(model, image, layer):
+        calls.append(layer)
+        return np.ones((4, 4), dtype=np.float32)
+
+    fig = gradcam.gradcam_grid(vgg, images, images.astype(np.float32), [0, 2], "block5_conv3", ["a", "b"],
+                               heatmap=constant)
+    assert calls == ["block5_conv3"] * 2 and len(fig.axes) >= 2
+    assert gradcam.gradcam_grid(vgg, images, images, [], "block5_conv3", []) is None

@@ -8,10 +8,10 @@ import time
 import killing
 from tiny_notebooks import write_tiny_notebook
 
-from helpers import runs
+from helpers import pipeline, runs
 
 
-def test_kill_runner_mid_notebook_then_resume(tmp_path):
+def test_kill_runner_mid_notebook_then_resume(tmp_path, monkeypatch, capsys):
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
     # 00: counts its executions; 01: counts, then waits for a flag file (the test kills it while it waits)
@@ -41,10 +41,13 @@ def test_kill_runner_mid_notebook_then_resume(tmp_path):
     killing.check_intact(run_path)
 
     (run_path / "go").write_text("")
-    resume = subprocess.run([sys.executable, "-m", "helpers.pipeline", "--resume", "killed", "--no-progress"],
-                            env=env, capture_output=True, text=True, timeout=300)
-    assert resume.returncode == 0, resume.stderr
-    assert "00_primer: already completed" in resume.stdout
+    # the resume is the runner's own command line, called in this process (no second Python start-up)
+    monkeypatch.setenv("DL_NOTEBOOKS_DIR", str(nbdir))
+    monkeypatch.setenv("DL_RUNS_DIR", str(tmp_path / "runs"))
+    returncode = pipeline.main(["--resume", "killed", "--no-progress"])
+    out = capsys.readouterr()
+    assert returncode == 0, out.err
+    assert "00_primer: already completed" in out.out
     m = runs.Run(run_path).manifest
     assert m["status"] == "completed"
     assert m["notebooks"]["01_breathing_eda"]["status"] == "completed"

@@ -92,10 +92,10 @@ def tiny(tmp_path, monkeypatch):
     write_tiny_notebook(nbdir / "01_breathing_eda.ipynb",
                         "import os\nos.write(2, b'kernel process stderr line\\n')\n"
                         "assert value == 1, f'value was {value}'")
-    monkeypatch.setattr(pipeline, "notebooks_dir", lambda: nbdir)
-    monkeypatch.setattr(pipeline, "available_notebooks", lambda: ["00_primer", "01_breathing_eda"])
+    monkeypatch.setenv("DL_NOTEBOOKS_DIR", str(nbdir))  # helpers.profiles.notebooks_dir
     monkeypatch.setitem(profiles.PARAMETERS, "00_primer", {p: {"value": 1} for p in profiles.PROFILES})
     monkeypatch.setitem(profiles.PARAMETERS, "01_breathing_eda", {p: {"value": 1} for p in profiles.PROFILES})
+    assert pipeline.available_notebooks() == ["00_primer", "01_breathing_eda"]
     return nbdir
 
 

@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from helpers import layout, runs  # noqa: E402
 from helpers import report as rp  # noqa: E402
-from helpers import runs  # noqa: E402
 
 
 def _history(n=5, gap=0.0):
@@ -36,12 +36,13 @@ def _gridsearch(run, variant, label, score, sd=0.02):
 
 
 def _banana(run, backbone, mode, seed, acc):
-    rel = f"banana/{backbone}/{mode}/seed{seed}"
-    run.write_json(f"{rel}/metrics.json", {"split": "test", "averaging": "mean over images",
-                                           "test": {"accuracy": acc, "loss": 1 - acc, "macro_f1": acc - 0.02},
-                                           "seconds_per_epoch": 1.5, "ms_per_sample": 2.0, "params": 1234,
-                                           "device": "CPU (2 cores)"})
-    run.write_csv(f"{rel}/history.csv", _history())
+    """One unit as helpers.training.experiments.run_units writes it: result.json's row, then the marker."""
+    rel = layout.transfer_unit(backbone, mode, seed)
+    run.write_json(f"{rel}/{layout.RESULT}", {"digest": "d", "inputs": {"epochs": 5}, "row": {
+        "backbone": backbone, "mode": mode, "seed": seed, "split": "test", "accuracy": acc, "loss": 1 - acc,
+        "macro_f1": acc - 0.02, "mean_epoch_seconds": 1.5, "inference_ms_per_image": 2.0, "params": 1234,
+        "device": "CPU (2 cores)"}})
+    run.write_csv(f"{rel}/{layout.HISTORY}", _history())
     run.mark_complete(rel)
 
 
@@ -96,19 +97,23 @@ def test_images_and_family_tracks(run):
     for variant, val in (("baseline", 0.5), ("class_weights", 0.7)):
         for seed in (0, 1):
             rel = f"imbalanced/weights/{variant}/seed{seed}"
-            run.write_json(f"{rel}/summary.json", {"variant": variant, "seed": seed,
+            run.write_json(f"{rel}/summary.json", {"variant": variant, "seed": seed, "seconds_per_epoch": 2.0,
                                                    "val_macro_f1": val + 0.01 * seed, "split": "val"})
             run.write_csv(f"{rel}/history.csv", _history())
             run.mark_complete(rel)
+    run.record_notebook("05_banana_transfer-vgg16", status="completed", seconds=9.0,
+                        parameters={"label": "vgg16", "val_size": 0.25, "seeds": [0, 1, 2]})
     rep = rp.build_report(run.path)
+    assert "val_size=0.25" in "\n".join(rep.section("data").text)
     images = rep.section("images")
     caption, table = images.tables[0]
     assert "mean ± SD over seeds" in caption
     row = table.set_index("mode").loc["finetune"]
-    assert row["test accuracy"] == "0.900 ± 0.010" and row["n (seeds)"] == 3
+    assert row["test accuracy"] == "0.900 ± 0.010" and row["seeds"] == 3 and row["params"] == 1234
     assert rep.facts["images_best"][:2] == ("vgg16", "finetune")
     assert any(v.verdict == "differ" and "fine-tuned is higher" in v.sentence for v in images.verdicts)
     ablation = rep.section("imbalanced")
+    assert "mean_epoch_seconds" in ablation.tables[0][1].columns  # an older run's seconds_per_epoch, one name now
     assert any("class_weights" in v.sentence and v.verdict == "differ" for v in ablation.verdicts)
     assert "CPU (2 cores)" in rep.to_markdown()
     md = rp.write_report(rep, run).read_text()
@@ -233,12 +238,12 @@ def test_retraining_comparison_and_architecture_families(run):
                 run.write_csv(f"{rel}/history.csv", _history())
                 run.mark_complete(rel)
                 run.save_figure(f"cnn_architecture/{family}/{variant}/train_vs_val.png",
-                                rp._history_figure(_history(), "x"))
+                                rp.history_figure(_history(), "x"))
     rep = rp.build_report(run.path)
     tab = rep.section("tabular")
     caption, table = next((c, t) for c, t in tab.tables if c.startswith("Retraining comparison"))
     row = table[(table["strategy"] == "synthesized") & (table["split"] == "test")].iloc[0]
-    assert row["macro_f1"] == "0.610 ± 0.010" and row["n (seeds)"] == 3
+    assert row["macro_f1"] == "0.610 ± 0.010" and row["seeds"] == 3
     assert rep.facts["retrain_best"][0] == "synthesized"
     assert any(v.verdict == "differ" for v in tab.verdicts)
     arch = rep.section("cnn_architecture")
@@ -264,11 +269,11 @@ def test_pipeline_report_publish_cli(run, tmp_path, capsys):
 def test_long_layer_tables_are_compacted():
     layers = pd.DataFrame({"layer": [f"l{i}" for i in range(40)], "type": ["Conv2D"] * 37 + ["Pool", "Drop", "Dense"],
                            "settings": ["trainable=False"] * 30 + [""] * 10})
-    out = rp._compact_layers(layers, limit=30, keep_last=3)
+    out = rp.compact_layers(layers, limit=30, keep_last=3)
     assert len(out) == 4
     assert out.loc[0, "settings"].startswith("Conv2D x37") and "30 of 37 frozen" in out.loc[0, "settings"]
     assert list(out["layer"][1:]) == ["l37", "l38", "l39"]
-    assert rp._compact_layers(layers.head(5)) is not None and len(rp._compact_layers(layers.head(5))) == 5
+    assert rp.compact_layers(layers.head(5)) is not None and len(rp.compact_layers(layers.head(5))) == 5
 
 
 def test_random_initialisation_is_said_in_the_transfer_section_and_highlights(run):
