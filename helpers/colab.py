@@ -28,6 +28,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.env import quiet_tensorflow  # standard library only at import, like this module
+
 __all__ = ["PROTECTED", "DRIVE_MOUNT", "DRIVE_ROOT", "InstallReport", "installed_versions", "constraints_text",
            "describe_changes", "install", "configure"]
 
@@ -251,8 +253,6 @@ def configure(use_drive: bool = True, root: str | os.PathLike = DRIVE_ROOT, moun
     Path or None
         ``root`` with Drive, None without.
     """
-    from helpers.env import quiet_tensorflow  # standard library only at import; sets TF_CPP_MIN_LOG_LEVEL
-
     quiet_tensorflow()
     if not use_drive:
         print("runs stay on this machine (USE_DRIVE = False): later notebooks, on other machines, will not see them")

@@ -53,6 +53,9 @@ def quiet_tensorflow() -> None:
     if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
         return
     _import_with_filtered_stderr("tensorflow")
+    # Python-side warnings such as "N out of the last M calls ... triggered tf.function retracing"
+    # (many small models trained one after another) are not for students
+    sys.modules["tensorflow"].get_logger().setLevel("ERROR")
 
 
 def _import_with_filtered_stderr(module: str) -> None:

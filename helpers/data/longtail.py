@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from helpers.runs import atomic_path
+
 __all__ = [
     "long_tail_counts",
     "make_long_tail",
@@ -174,8 +176,6 @@ def write_hdf5(path: str | os.PathLike, splits: Mapping[str, tuple], class_names
     """
     import h5py
 
-    from helpers.runs import atomic_path
-
     if not splits:
         raise ValueError("splits is empty; expected e.g. {'train': (x, y), 'val': (x, y), 'test': (x, y)}")
     names = [str(c) for c in class_names]
@@ -278,7 +278,7 @@ def hdf5_dataset(path: str | os.PathLike, split: str, batch_size: int = 32, shuf
         Images read per disk access.
     preprocess : callable, optional
         NumPy function on a uint8 block (N x H x W x 3) -> uint8 block, e.g.
-        :func:`helpers.training.imbalance.clahe_white_balance`.
+        :func:`helpers.data.enhancement.clahe_white_balance`.
     num_classes : int, optional
         Give it to get one-hot float labels (needed for label smoothing); None keeps int labels.
     label_smoothing : float

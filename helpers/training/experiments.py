@@ -172,11 +172,14 @@ def run_units(run: Run, units: Iterable[Unit], train: Callable[[Unit], dict], *,
 def history_frame(keras_history, epoch_seconds: list[float] | None = None, initial_epoch: int = 0) -> pd.DataFrame:
     """A Keras ``History`` (or its ``.history`` dict) as a DataFrame.
 
-    Columns: ``epoch`` (1-based), the logged metrics (``learning_rate`` is renamed ``lr``) and
-    ``epoch_seconds`` when the timings are given.
+    Columns: ``epoch`` (1-based), ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` first (as
+    far as logged; Keras' own order varies between versions), the other logs (``learning_rate`` is
+    renamed ``lr``) and ``epoch_seconds`` when the timings are given.
     """
     logs = getattr(keras_history, "history", keras_history)
     frame = pd.DataFrame(logs).rename(columns={"learning_rate": "lr"})
+    first = [c for c in ("loss", "accuracy", "val_loss", "val_accuracy") if c in frame]
+    frame = frame[first + [c for c in frame if c not in first]]
     frame.insert(0, "epoch", np.arange(initial_epoch + 1, initial_epoch + 1 + len(frame)))
     if epoch_seconds is not None:
         frame["epoch_seconds"] = list(epoch_seconds)[: len(frame)]

@@ -14,6 +14,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
+
+from helpers import env, layout
+from helpers.data import longtail
+from helpers.data.enhancement import (
+    PREPROCESSING,
+    clahe,
+    clahe_white_balance,
+    grey_world_white_balance,
+    preprocess_images,
+)
+from helpers.evaluation.metrics import classification_metrics
+from helpers.training.experiments import Unit, fingerprint, history_frame, mean_sd_table, run_units
+from helpers.training.fitting import EpochTimer, get_strategy, mean_epoch_seconds
 
 __all__ = [
     "class_counts",
@@ -36,7 +50,6 @@ __all__ = [
     "preprocess_images",
     "ABLATION_VARIANTS",
     "ablation_config",
-    "train_ablation_variant",
     "run_ablation",
     "ablation_table",
     "per_class_f1",
@@ -292,98 +305,6 @@ def lr_callback(name: str, initial_lr: float, epochs: int, **options):
     return keras.callbacks.LearningRateScheduler(lambda epoch, lr: float(schedule(epoch)), verbose=0)
 
 
-# --------------------------------------------------------------------------- CLAHE / white balance
-def _check_images(images) -> np.ndarray:
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 (0..255), got dtype {images.dtype}")
-    if images.ndim == 3 and images.shape[-1] == 3:
-        images = images[None]
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must have shape (N, H, W, 3) or (H, W, 3), got {images.shape}")
-    return images
-
-
-def clahe(images, clip_limit: float = 2.0, tile_grid_size: tuple[int, int] = (8, 8)) -> np.ndarray:
-    """Contrast-limited adaptive histogram equalisation (Zuiderveld 1994) on the lightness channel.
-
-    Each RGB image is converted to CIE L*a*b* with OpenCV, ``cv2.createCLAHE`` equalises L, and the
-    image is converted back, so colours (hue) are kept.
-
-    Parameters
-    ----------
-    images : uint8 array (N, H, W, 3) or (H, W, 3), RGB
-    clip_limit : float
-        OpenCV's contrast limit (higher = stronger equalisation).
-    tile_grid_size : (int, int)
-        Number of tiles along height and width.
-
-    Returns
-    -------
-    numpy.ndarray of uint8, same shape as ``images``.
-    """
-    import cv2
-
-    single = np.asarray(images).ndim == 3
-    images = _check_images(images)
-    if clip_limit <= 0:
-        raise ValueError(f"clip_limit must be > 0, got {clip_limit!r}")
-    op = cv2.createCLAHE(clipLimit=float(clip_limit), tileGridSize=tuple(int(t) for t in tile_grid_size))
-    out = np.empty_like(images)
-    for i, image in enumerate(images):
-        lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)
-        lab[..., 0] = op.apply(np.ascontiguousarray(lab[..., 0]))
-        out[i] = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
-    return out[0] if single else out
-
-
-def grey_world_white_balance(images) -> np.ndarray:
-    """Grey-world white balance: scale each channel so that its mean equals the image's grey mean.
-
-    Vectorised over the whole batch (no per-pixel loops). A channel that is all zero is left as is.
-
-    Parameters
-    ----------
-    images : uint8 array (N, H, W, 3) or (H, W, 3), RGB
-
-    Returns
-    -------
-    numpy.ndarray of uint8, same shape as ``images``.
-    """
-    single = np.asarray(images).ndim == 3
-    images = _check_images(images)
-    x = images.astype(np.float32)
-    channel_means = x.mean(axis=(1, 2), keepdims=True)  # (N, 1, 1, 3)
-    grey = channel_means.mean(axis=-1, keepdims=True)
-    gain = np.divide(grey, channel_means, out=np.ones_like(channel_means), where=channel_means > 0)
-    out = np.clip(np.rint(x * gain), 0, 255).astype(np.uint8)
-    return out[0] if single else out
-
-
-def clahe_white_balance(images, clip_limit: float = 2.0, tile_grid_size: tuple[int, int] = (8, 8)) -> np.ndarray:
-    """Grey-world white balance followed by CLAHE (the reference log's EXP10 preprocessing).
-
-    The log found this helps only *without* mean subtraction; the models here rescale by 1/255.
-    """
-    return clahe(grey_world_white_balance(images), clip_limit=clip_limit, tile_grid_size=tile_grid_size)
-
-
-PREPROCESSING = ("none", "clahe", "white_balance", "clahe_wb")
-
-
-def preprocess_images(images, method: str | None) -> np.ndarray:
-    """Apply a preprocessing ``method`` by name (``None``/``"none"`` returns the images unchanged)."""
-    if method is None or method == "none":
-        return np.asarray(images)
-    if method == "clahe":
-        return clahe(images)
-    if method == "white_balance":
-        return grey_world_white_balance(images)
-    if method == "clahe_wb":
-        return clahe_white_balance(images)
-    raise ValueError(f"unknown preprocessing {method!r}; expected one of {', '.join(PREPROCESSING)}")
-
-
 # --------------------------------------------------------------------------- ablation (notebook 08)
 #: Each variant is the baseline plus ONE technique, so its row in the table shows that technique's effect.
 ABLATION_VARIANTS: dict[str, dict] = {
@@ -408,158 +329,92 @@ def ablation_config(name: str) -> dict:
     return {**_ABLATION_DEFAULTS, **ABLATION_VARIANTS[name]}
 
 
-def _slug(name: str) -> str:
-    import re
+def run_ablation(run, variants: Sequence[str], hdf5_path, seeds: Sequence[int], epochs: int, build_model: Callable,
+                 *, batch_size: int = 32, learning_rate: float = 1e-3, beta: float = 0.999, smoothing: float = 0.1,
+                 polynomial_power: float = 2.5, tail_fraction: float = 1 / 3, strategy="auto",
+                 progress: bool = True) -> pd.DataFrame:
+    """Train every (ablation row, seed) on the HDF5 long-tailed data with the notebook's ``build_model``.
 
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "variant"
+    ``build_model(config, input_shape, num_classes, seed)`` returns the compiled network for one row
+    (``config`` = :func:`ablation_config`: the notebook decides the loss, e.g. smoothing in the loss).
+    This function applies the rest of the row: class weights, smoothing baked into the labels, the
+    LR schedule (starting at ``learning_rate``) and the preprocessing. Training streams ``train``
+    from the file, validation uses ``val``, the metrics use ``test``. Every unit goes through
+    :func:`helpers.training.experiments.run_units` (digest: row, seed, settings, data, the function).
 
-
-def train_ablation_variant(run, relpath: str, variant: str, hdf5_path, seed: int, epochs: int,
-                           batch_size: int = 32, learning_rate: float = 1e-3, beta: float = 0.999,
-                           smoothing: float = 0.1, polynomial_power: float = 2.5, tail_fraction: float = 1 / 3,
-                           blocks_per_stage: int = 1, base_filters: int = 16, strategy="auto") -> dict:
-    """Train the small ResNet with one ablation ``variant`` on the HDF5 long-tailed data.
-
-    Training streams the ``train`` split from the HDF5 file (:func:`helpers.data.longtail.hdf5_dataset`),
-    validation uses ``val``, the reported metrics use ``test``. A unit that is complete is loaded.
-
-    Writes ``history.csv``, ``metrics.json`` (test accuracy, macro-F1, tail recall, with ``split`` and
-    ``averaging``) and ``per_class.csv`` (train count, precision, recall, F1 per class), then marks
-    ``relpath`` complete.
-
-    Returns
-    -------
-    dict
-        The metrics.
+    Artifacts per unit ``imbalanced/<row>/seed<k>/``: ``history.csv``, ``per_class.csv``,
+    ``metrics.json`` (test accuracy, macro-F1, tail recall, class weights; ``split``, ``averaging``),
+    ``result.json``; and ``imbalanced/results.csv`` (one row per row and seed).
     """
-    import keras
-    import pandas as pd
-
-    from helpers import env
-    from helpers.data import longtail
-    from helpers.evaluation import metrics as evaluation
-    from helpers.training.architecture import build_resnet
-    from helpers.training.fitting import EpochTimer, get_strategy
-
-    config = ablation_config(variant)
-    if run.is_complete(relpath):
-        return run.read_json(f"{relpath}/metrics.json")
-    class_names = longtail.hdf5_class_names(hdf5_path)
-    k = len(class_names)
-    _, y_train = longtail.read_hdf5(hdf5_path, "train")
-    counts = class_counts(y_train, k)
-    x_test, y_test = longtail.read_hdf5(hdf5_path, "test")
-    pre = (lambda x: preprocess_images(x, config["preprocess"])) if config["preprocess"] else None
-    eps_labels = smoothing if config["smoothing_labels"] else 0.0
-    train = longtail.hdf5_dataset(hdf5_path, "train", batch_size, shuffle=True, seed=seed, preprocess=pre,
-                                  num_classes=k, label_smoothing=eps_labels)
-    val = longtail.hdf5_dataset(hdf5_path, "val", batch_size, preprocess=pre, num_classes=k)
-    env.seed_everything(int(seed))
-    with get_strategy(strategy).scope():
-        model = build_resnet(x_test.shape[1:], k, blocks_per_stage=blocks_per_stage, base_filters=base_filters)
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing if config["smoothing_loss"] else 0.0)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
-    weights = class_weights(counts, config["class_weights"], beta=beta)
-    timer = EpochTimer()
-    options = {"power": polynomial_power} if config["lr_schedule"] == "polynomial" else {}
-    callbacks = [timer] + [cb for cb in [lr_callback(config["lr_schedule"], learning_rate, epochs, **options)] if cb]
-    hist = model.fit(train, validation_data=val, epochs=int(epochs), verbose=0, callbacks=callbacks,
-                     class_weight=class_weight_dict(weights), shuffle=False)  # the stream shuffles itself
-    history = pd.DataFrame(hist.history).rename(columns={"learning_rate": "lr"})
-    history.insert(0, "epoch", np.arange(1, len(history) + 1))
-    history["seconds"] = timer.seconds
-    run.write_csv(f"{relpath}/history.csv", history)
-
-    x_eval = pre(x_test) if pre else x_test
-    y_pred = model.predict(x_eval, batch_size=64, verbose=0).argmax(axis=-1)
-    m = evaluation.classification_metrics(y_test, y_pred, class_names)
-    tail = longtail.tail_classes(counts, tail_fraction)
-    recalls = np.array([m["per_class"][class_names[c]]["recall"] for c in range(k)])
-    metrics = {
-        "variant": variant, "seed": int(seed), "epochs": int(epochs),
-        "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "tail_recall": float(recalls[tail].mean()),
-        "balanced_accuracy": m["balanced_accuracy"],
-        "tail_classes": [class_names[c] for c in tail],
-        "split": "test",
-        "averaging": "accuracy: over samples; macro_f1: unweighted mean over classes; "
-                     "tail_recall: unweighted mean recall over the tail classes",
-        "config": config, "beta": beta, "smoothing": smoothing, "learning_rate": learning_rate,
-        "class_weights": None if weights is None else weights.round(4).tolist(),
-        "seconds_per_epoch": float(np.mean(timer.seconds[1:] or timer.seconds)),
-    }
-    per_class = pd.DataFrame([{"class": name, "train_count": int(counts[c]), **m["per_class"][name]}
-                              for c, name in enumerate(class_names)])
-    per_class["split"], per_class["averaging"] = "test", "per class"
-    run.write_csv(f"{relpath}/per_class.csv", per_class)
-    run.write_json(f"{relpath}/metrics.json", metrics)
-    run.mark_complete(relpath, macro_f1=metrics["macro_f1"])
-    return metrics
-
-
-def run_ablation(run, variants: Sequence[str], hdf5_path, seeds: Sequence[int], epochs: int,
-                 root: str = "imbalanced", progress: bool = True, **options):
-    """Train every (variant, seed) with :func:`train_ablation_variant`, resuming finished units.
-
-    Artifacts: ``<root>/<variant>/seed<k>/...`` and ``<root>/results.csv`` (one row per variant and
-    seed; columns ``split`` = test and ``averaging``). ``options`` go to :func:`train_ablation_variant`.
-
-    Returns
-    -------
-    pandas.DataFrame
-    """
-    import pandas as pd
-
-    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
-
-    for name in variants:
-        ablation_config(name)  # unknown names fail before any training
+    configs = {name: ablation_config(name) for name in variants}  # unknown names fail before any training
     if not seeds:
         raise ValueError("seeds must list at least one seed")
-    jobs = [(v, s) for v in variants for s in seeds]
-    rows = []
-    for variant, seed in tqdm(jobs, desc="ablation", disable=not progress, leave=False):
-        metrics = train_ablation_variant(run, f"{root}/{_slug(variant)}/seed{seed}", variant, hdf5_path,
-                                         seed, epochs, **options)
-        rows.append({k: metrics[k] for k in ("variant", "seed", "accuracy", "macro_f1", "tail_recall",
-                                             "balanced_accuracy", "seconds_per_epoch", "split", "averaging")})
-    results = pd.DataFrame(rows)
-    run.write_csv(f"{root}/results.csv", results)
+    class_names = longtail.hdf5_class_names(hdf5_path)
+    k = len(class_names)
+    splits = {name: longtail.read_hdf5(hdf5_path, name) for name in ("train", "val", "test")}
+    counts = class_counts(splits["train"][1], k)
+    tail = longtail.tail_classes(counts, tail_fraction)
+    settings = {"epochs": int(epochs), "batch_size": int(batch_size), "learning_rate": float(learning_rate),
+                "beta": float(beta), "smoothing": float(smoothing), "polynomial_power": float(polynomial_power),
+                "tail_fraction": float(tail_fraction)}
+    data_digest = fingerprint({**splits, "class_names": class_names})
+    units = [Unit(layout.ablation_unit(name, seed),
+                  inputs={"config": configs[name], "seed": int(seed), **settings, "build_model": build_model,
+                          "data": data_digest},
+                  labels={"variant": name, "seed": int(seed)}) for name in variants for seed in seeds]
+
+    def train(unit: Unit) -> dict:
+        config, seed = unit.inputs["config"], unit.inputs["seed"]
+        pre = (lambda x: preprocess_images(x, config["preprocess"])) if config["preprocess"] else None
+        train_ds = longtail.hdf5_dataset(hdf5_path, "train", batch_size, shuffle=True, seed=seed, preprocess=pre,
+                                         num_classes=k, label_smoothing=smoothing if config["smoothing_labels"] else 0.0)
+        val_ds = longtail.hdf5_dataset(hdf5_path, "val", batch_size, preprocess=pre, num_classes=k)
+        env.seed_everything(seed)
+        with get_strategy(strategy).scope():
+            model = build_model(config, splits["test"][0].shape[1:], k, seed)
+        weights = class_weights(counts, config["class_weights"], beta=beta)
+        timer = EpochTimer()
+        options = {"power": polynomial_power} if config["lr_schedule"] == "polynomial" else {}
+        schedule = lr_callback(config["lr_schedule"], learning_rate, epochs, **options)
+        fitted = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), verbose=0,
+                           callbacks=[timer] + ([schedule] if schedule else []),
+                           class_weight=class_weight_dict(weights), shuffle=False)  # the stream shuffles itself
+        history = history_frame(fitted, timer.seconds)
+        run.write_csv(f"{unit.folder}/{layout.HISTORY}", history)
+        x_test, y_test = splits["test"]
+        y_pred = model.predict(pre(x_test) if pre else x_test, batch_size=64, verbose=0).argmax(axis=-1)
+        m = classification_metrics(y_test, y_pred, class_names)
+        recalls = np.array([m["per_class"][class_names[c]]["recall"] for c in range(k)])
+        per_class = pd.DataFrame([{"class": name, "train_count": int(counts[c]), **m["per_class"][name]}
+                                  for c, name in enumerate(class_names)]).assign(split="test", averaging="per class")
+        run.write_csv(f"{unit.folder}/{layout.PER_CLASS}", per_class)
+        row = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "tail_recall": float(recalls[tail].mean()),
+               "balanced_accuracy": m["balanced_accuracy"], "mean_epoch_seconds": mean_epoch_seconds(history),
+               "split": "test", "averaging": "accuracy: over samples; macro_f1: unweighted mean over classes; "
+                                             "tail_recall: unweighted mean recall over the tail classes"}
+        run.write_json(f"{unit.folder}/{layout.METRICS}", {
+            **row, "variant": unit.labels["variant"], "seed": seed, "epochs": int(epochs), "config": config,
+            "tail_classes": [class_names[c] for c in tail], "beta": beta, "smoothing": smoothing,
+            "learning_rate": learning_rate, "class_weights": None if weights is None else weights.round(4).tolist()})
+        return row
+
+    results = run_units(run, units, train, desc="ablation", progress=progress)
+    run.write_csv(f"{layout.IMBALANCED}/results.csv", results)
     return results
 
 
-def ablation_table(results, digits: int = 3):
-    """Mean ± SD over seeds of test accuracy, macro-F1 and tail recall, one row per variant."""
-    import pandas as pd
-
-    from helpers.evaluation.metrics import format_mean_sd, summarize_mean_sd
-
-    metrics = ["accuracy", "macro_f1", "tail_recall"]
-    s = summarize_mean_sd(results, "variant", metrics)
-    table = pd.DataFrame({"variant": s["variant"]})
-    for m in metrics:
-        table[f"test {m.replace('_', ' ')}"] = [format_mean_sd(a, b, digits) for a, b in zip(s[f"{m}_mean"], s[f"{m}_sd"])]
-    table["seeds"] = s["n"]
-    for m in metrics:
-        table[f"{m}_mean"] = s[f"{m}_mean"]
-    return table
+def ablation_table(results: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Mean ± SD over seeds of test accuracy, macro-F1 and tail recall, one row per ablation row
+    (numeric ``<metric>_mean``/``_sd``/``_n`` columns kept for sorting and verdicts)."""
+    return mean_sd_table(results, "variant", {"accuracy": "test accuracy", "macro_f1": "test macro f1",
+                                              "tail_recall": "test tail recall"}, digits=digits)
 
 
-def per_class_f1(run, variants: Sequence[str], seeds: Sequence[int], root: str = "imbalanced"):
-    """Test F1 per class (mean over seeds), classes sorted from most to least frequent in training.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index = class (head first), columns ``train_count`` and one column per variant.
-    """
-    import pandas as pd
-
-    frames = []
-    for variant in variants:
-        for seed in seeds:
-            frame = run.read_csv(f"{root}/{_slug(variant)}/seed{seed}/per_class.csv")
-            frames.append(frame.assign(variant=variant, seed=seed))
-    allf = pd.concat(frames)
-    table = allf.pivot_table(index=["class", "train_count"], columns="variant", values="f1", aggfunc="mean")
+def per_class_f1(run, variants: Sequence[str], seeds: Sequence[int]) -> pd.DataFrame:
+    """Test F1 per class (mean over seeds), classes from most to least frequent in training: index =
+    class, columns ``train_count`` and one column per ablation row."""
+    frames = [run.read_csv(f"{layout.ablation_unit(v, s)}/{layout.PER_CLASS}").assign(variant=v, seed=s)
+              for v in variants for s in seeds]
+    table = pd.concat(frames).pivot_table(index=["class", "train_count"], columns="variant", values="f1", aggfunc="mean")
     table = table.reset_index().sort_values(["train_count", "class"], ascending=[False, True]).set_index("class")
-    return table[["train_count"] + [v for v in variants]]
+    return table[["train_count"] + list(variants)]

@@ -23,8 +23,6 @@ import functools
 import hashlib
 import json
 import logging
-import math
-import numbers
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +31,30 @@ from typing import Any
 
 import numpy as np
 
+from helpers import layout
 from helpers.data.sampling import VARIANTS, check_delta, check_variant, make_shift_sampler, shift_augment
+from helpers.distributed import map_tasks
+from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
+from helpers.models.mlp import build_mlp, make_classifier
+from helpers.runs import COMPLETE_MARKER, atomic_path, write_json
+from helpers.training.experiments import fingerprint
+from helpers.training.fast_search import FastGridSearchCV, check_network
+from helpers.training.grid import (
+    DEFAULT_SCORING,
+    GRID_KEYS,
+    METRICS,
+    assemble_cv_results,
+    brief_param_grid,
+    check_cv,
+    check_min_rows,
+    check_param_grid,
+    check_xy,
+    grid_combinations,
+    make_cv,
+    n_combinations,
+    ovr_target,
+    score_binary,
+)
 
 __all__ = [
     "VARIANTS", "METRICS", "DEFAULT_SCORING", "ENGINES", "GRID_KEYS",
@@ -43,226 +64,8 @@ __all__ = [
     "split_fingerprint", "summary_frame",
 ]
 
-# Scores computed for every validation fold. The first is the default primary score.
-METRICS = ("average_precision", "f1", "accuracy")
-# Average precision (area under the precision-recall curve of the positive class) does not
-# depend on a threshold and ignores the easy true negatives that make accuracy look good when
-# a one-vs-rest label has 3-10 % of the rows; F1 (threshold 0.5) and accuracy are reported too.
-DEFAULT_SCORING = "average_precision"
 ENGINES = ("sklearn", "fast")
 
-# Grid keys the search understands (scikeras routing: ``model__`` goes to build_mlp).
-GRID_KEYS = ("epochs", "batch_size", "model__neurons", "model__dropout", "model__kernel_initializer",
-             "model__learning_rate", "optimizer")
-
-
-# --------------------------------------------------------------------------- the network
-def build_mlp(meta: Mapping[str, Any], neurons: int = 30, dropout: float = 0.2,
-              kernel_initializer: str = "glorot_uniform", learning_rate: float = 1e-3, seed: int | None = None):
-    """The brief's MLP, compiled: Input -> Dense(neurons, relu) -> Dropout -> output.
-
-    Parameters
-    ----------
-    meta : mapping
-        scikeras' meta data; uses ``n_features_in_`` and ``n_classes_``.
-    neurons, dropout, kernel_initializer :
-        Width of the hidden layer, dropout rate after it, initializer of its kernel.
-    learning_rate : float
-        Adam's learning rate.
-    seed : int, optional
-        Seeds both kernel initializers and the dropout mask stream explicitly. Without it Keras draws
-        those seeds from Python's global ``random`` module, which other threads of the same process
-        also draw from -- a Dask worker's event loop does, so a fit there could start from different
-        weights than the same fit in a plain process.
-
-    Returns
-    -------
-    keras.Model
-        One sigmoid unit with binary cross-entropy for two classes; softmax with sparse categorical
-        cross-entropy for more. Metric: accuracy.
-    """
-    import keras
-
-    n_features = int(meta["n_features_in_"])
-    n_classes = int(meta.get("n_classes_", 2) or 2)
-    hidden_init, output_init = keras.initializers.get(kernel_initializer), "glorot_uniform"
-    dropout_seed = None
-    if seed is not None:
-        hidden_init = type(hidden_init).from_config({**hidden_init.get_config(), "seed": int(seed)})
-        output_init = keras.initializers.GlorotUniform(seed=int(seed) + 1)
-        dropout_seed = int(seed) + 2
-    inputs = keras.Input(shape=(n_features,), name="features")
-    x = keras.layers.Dense(int(neurons), activation="relu", kernel_initializer=hidden_init,
-                           name="hidden")(inputs)
-    x = keras.layers.Dropout(float(dropout), seed=dropout_seed, name="dropout")(x)
-    if n_classes <= 2:
-        outputs = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=output_init, name="output")(x)
-        loss = "binary_crossentropy"
-    else:
-        outputs = keras.layers.Dense(n_classes, activation="softmax", kernel_initializer=output_init,
-                                     name="output")(x)
-        loss = "sparse_categorical_crossentropy"
-    model = keras.Model(inputs, outputs, name="mlp")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(learning_rate)), loss=loss,
-                  metrics=["accuracy"])
-    return model
-
-
-def make_classifier(neurons: int = 30, dropout: float = 0.2, kernel_initializer: str = "glorot_uniform",
-                    epochs: int = 15, batch_size: int = 32, learning_rate: float = 1e-3,
-                    random_state: int | None = None, verbose: int = 0, validation_split: float = 0.0):
-    """A scikeras ``KerasClassifier`` around :func:`build_mlp`.
-
-    Parameters
-    ----------
-    neurons, dropout, kernel_initializer, learning_rate :
-        Passed to :func:`build_mlp` (grid keys ``model__neurons``, ``model__dropout``, ...).
-    epochs, batch_size : int
-        Training length and mini-batch size (grid keys ``epochs``, ``batch_size``).
-    random_state : int or None
-        Seeds weight initialisation, dropout and shuffling of each ``fit`` (initializers and dropout
-        get it explicitly as ``model__seed``, see :func:`build_mlp`).
-    verbose : int
-        Keras verbosity (0 or 2; never 1 in notebooks).
-    validation_split : float
-        Keras' own validation split (last rows; prefer explicit validation data).
-
-    Returns
-    -------
-    scikeras.wrappers.KerasClassifier
-    """
-    from scikeras.wrappers import KerasClassifier
-
-    return KerasClassifier(
-        model=build_mlp, model__neurons=neurons, model__dropout=dropout,
-        model__kernel_initializer=kernel_initializer, model__learning_rate=learning_rate,
-        model__seed=random_state, optimizer="adam", epochs=epochs, batch_size=batch_size,
-        random_state=random_state, verbose=verbose, validation_split=validation_split,
-    )
-
-
-# --------------------------------------------------------------------------- grid
-def brief_param_grid() -> dict[str, list]:
-    """The brief's grid: 2 x 3 x 2 x 2 x 2 = 48 combinations (optimizer Adam throughout)."""
-    return {
-        "epochs": [15, 20],
-        "batch_size": [16, 32, 64],
-        "model__dropout": [0.2, 0.3],
-        "model__kernel_initializer": ["glorot_uniform", "he_uniform"],
-        "model__neurons": [30, 60],
-    }
-
-
-def check_param_grid(grid: Mapping[str, Sequence]) -> dict[str, list]:
-    """Validate a parameter grid; return it as a dict of lists.
-
-    Raises
-    ------
-    ValueError
-        When the grid is not a non-empty mapping, a key is not one of :data:`GRID_KEYS`
-        (the message names it and the allowed keys), or a value is not a non-empty list.
-    """
-    if not isinstance(grid, Mapping) or not grid:
-        raise ValueError(f"param_grid must be a non-empty dict of lists with keys from "
-                         f"{', '.join(GRID_KEYS)}; got {grid!r}")
-    out = {}
-    for key, values in grid.items():
-        if key not in GRID_KEYS:
-            raise ValueError(f"param_grid has an unknown parameter {key!r}; allowed keys: "
-                             f"{', '.join(GRID_KEYS)}")
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
-            raise ValueError(f"param_grid[{key!r}] must be a non-empty list of values, got {values!r}")
-        if key == "optimizer" and any(str(v).lower() != "adam" for v in values):
-            raise ValueError(f"param_grid['optimizer'] supports only 'adam' (the brief's optimizer), "
-                             f"got {values!r}")
-        out[key] = list(values)
-    return out
-
-
-def n_combinations(grid: Mapping[str, Sequence]) -> int:
-    """Number of combinations of a grid."""
-    return math.prod(len(v) for v in check_param_grid(grid).values())
-
-
-def _grid_combinations(grid: Mapping[str, Sequence]) -> list[dict]:
-    """All combinations, in scikit-learn's ``ParameterGrid`` order (keys sorted)."""
-    from sklearn.model_selection import ParameterGrid
-
-    return list(ParameterGrid(check_param_grid(grid)))
-
-
-# --------------------------------------------------------------------------- folds and targets
-def make_cv(n_splits: int = 3, seed: int = 0):
-    """``StratifiedKFold(n_splits, shuffle=True, random_state=seed)`` (never plain KFold)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral) or n_splits < 2:
-        raise ValueError(f"cv (number of folds) must be an integer >= 2, got {n_splits!r}")
-    return StratifiedKFold(n_splits=int(n_splits), shuffle=True, random_state=seed)
-
-
-def ovr_target(y, label) -> np.ndarray:
-    """One-vs-rest target: 1 where ``y == label``, else 0 (int array).
-
-    Raises ``ValueError`` when ``label`` does not occur in ``y`` (naming the labels that do).
-    """
-    y = np.asarray(y)
-    hits = y == label
-    if not hits.any():
-        raise ValueError(f"label {label!r} does not occur in y; labels present: "
-                         f"{', '.join(map(str, sorted(set(y.tolist()))))}")
-    return hits.astype(np.int64)
-
-
-def check_min_rows(y_binary, n_splits: int, label=None) -> None:
-    """Raise a clear ``ValueError`` when either class of a one-vs-rest target has fewer rows than folds."""
-    y_binary = np.asarray(y_binary)
-    pos, neg = int((y_binary == 1).sum()), int((y_binary == 0).sum())
-    name = f"label {label!r}" if label is not None else "the positive class"
-    if pos < n_splits or neg < n_splits:
-        raise ValueError(
-            f"{name} has {pos} rows (and the rest {neg}) in the training split, fewer than the "
-            f"cv={n_splits} folds; use fewer folds (cv >= 2), more data, or leave the label out "
-            f"via the labels parameter"
-        )
-
-
-# --------------------------------------------------------------------------- scoring
-def score_binary(y_true, proba, threshold: float = 0.5) -> dict[str, float]:
-    """Scores of one-vs-rest predictions on one split.
-
-    Parameters
-    ----------
-    y_true : array-like of 0/1
-    proba : array-like
-        Probability of the positive class (1-D), or a 2-column ``predict_proba`` output.
-    threshold : float
-        For F1 and accuracy.
-
-    Returns
-    -------
-    dict
-        ``average_precision`` (NaN when the split has no positive row), ``f1`` (positive class,
-        0 when nothing is predicted positive) and ``accuracy``.
-    """
-    from sklearn.metrics import accuracy_score, average_precision_score, f1_score
-
-    y_true = np.asarray(y_true).astype(int)
-    proba = np.asarray(proba, dtype=float)
-    if proba.ndim == 2:
-        proba = proba[:, -1]
-    if len(proba) != len(y_true):
-        raise ValueError(f"y_true and proba must have the same length, got {len(y_true)} and {len(proba)}")
-    pred = (proba >= threshold).astype(int)
-    ap = float(average_precision_score(y_true, proba)) if y_true.any() else float("nan")
-    return {
-        "average_precision": ap,
-        "f1": float(f1_score(y_true, pred, zero_division=0)),
-        "accuracy": float(accuracy_score(y_true, pred)),
-    }
-
-
-# --------------------------------------------------------------------------- the search
 @dataclass
 class SearchResult:
     """What :func:`run_search` returns (the ``GridSearchCV`` attributes plus a refit history).
@@ -307,7 +110,8 @@ def _data_digest(X, y) -> str:
     return h.hexdigest()[:16]
 
 
-def _fit_and_score(X, y, train_idx, val_idx, params: dict, variant: str, delta: float, seed: int) -> dict:
+def _fit_and_score(X, y, train_idx, val_idx, params: dict, variant: str, delta: float, seed: int,
+                   build_model=None) -> dict:
     """Fit one (combination, fold): augment the training fold only, score the untouched validation fold."""
     import keras
     from imblearn.pipeline import Pipeline
@@ -319,7 +123,7 @@ def _fit_and_score(X, y, train_idx, val_idx, params: dict, variant: str, delta: 
     import tensorflow as tf
 
     tf.config.experimental.enable_op_determinism()
-    model = make_classifier(random_state=seed).set_params(**params)
+    model = make_classifier(random_state=seed, model=build_model).set_params(**params)
     pipe = Pipeline([("augment", make_shift_sampler(variant, delta)), ("model", model)])
     start = time.perf_counter()
     pipe.fit(X[train_idx], y[train_idx])
@@ -332,72 +136,18 @@ def _fit_and_score(X, y, train_idx, val_idx, params: dict, variant: str, delta: 
             "n_val": int(len(val_idx))}
 
 
-def _rank(values: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    filled = np.where(np.isnan(values), -np.inf, values)
-    return rankdata(-filled, method="min").astype(np.int32)
-
-
-def _assemble_cv_results(combos: list[dict], fold_results: list[list[dict]], metrics=METRICS) -> dict:
-    n_splits = len(fold_results[0]) if fold_results else 0
-    out: dict[str, Any] = {}
-    out["params"] = [dict(c) for c in combos]
-    for name in sorted({k for c in combos for k in c}):
-        out[f"param_{name}"] = np.array([c.get(name) for c in combos], dtype=object)
-    for metric in metrics:
-        per_split = np.array([[fr[k]["scores"][metric] for k in range(n_splits)] for fr in fold_results],
-                             dtype=float)
-        for k in range(n_splits):
-            out[f"split{k}_test_{metric}"] = per_split[:, k]
-        with np.errstate(all="ignore"):
-            mean = np.nanmean(per_split, axis=1) if per_split.size else np.array([])
-            std = np.nanstd(per_split, axis=1) if per_split.size else np.array([])
-        out[f"mean_test_{metric}"] = mean
-        out[f"std_test_{metric}"] = std
-        out[f"rank_test_{metric}"] = _rank(mean)
-    fit_times = np.array([[f["fit_time"] for f in fr] for fr in fold_results], dtype=float)
-    score_times = np.array([[f["score_time"] for f in fr] for fr in fold_results], dtype=float)
-    out["mean_fit_time"], out["std_fit_time"] = fit_times.mean(axis=1), fit_times.std(axis=1)
-    out["mean_score_time"], out["std_score_time"] = score_times.mean(axis=1), score_times.std(axis=1)
-    return out
-
-
-def _check_xy(X, y) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"X must be a 2-D numeric array, got shape {X.shape} and dtype {X.dtype}")
-    if len(X) != len(y):
-        raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
-    values = set(np.unique(y).tolist())
-    if not values <= {0, 1}:
-        raise ValueError(f"y must be a one-vs-rest 0/1 target (see ovr_target), got values {sorted(values)}")
-    return X.astype(np.float32, copy=False), y.astype(np.int64, copy=False)
-
-
-def _check_cv(cv, seed: int):
-    if cv is None:
-        return make_cv(3, seed)
-    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
-        return make_cv(int(cv), seed)
-    if not hasattr(cv, "split") or not hasattr(cv, "get_n_splits"):
-        raise ValueError(f"cv must be a number of folds (>= 2) or a splitter such as StratifiedKFold, got {cv!r}")
-    return cv
-
-
-def _refit(X, y, params: dict, variant: str, delta: float, seed: int, validation_fraction: float):
+def _refit(X, y, params: dict, variant: str, delta: float, seed: int, val_size: float, build_model=None):
     """Refit ``params`` on the augmented refit-train part; the held-out part gives val curves."""
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
-    if validation_fraction and validation_fraction > 0:
-        idx_train, idx_val = train_test_split(np.arange(len(y)), test_size=validation_fraction,
+    if val_size and val_size > 0:
+        idx_train, idx_val = train_test_split(np.arange(len(y)), test_size=val_size,
                                               stratify=y, random_state=seed)
     else:
         idx_train, idx_val = np.arange(len(y)), np.array([], dtype=int)
     X_aug, y_aug = shift_augment(X[idx_train], y[idx_train], variant=variant, delta=delta)
-    model = make_classifier(random_state=seed).set_params(**params)
+    model = make_classifier(random_state=seed, model=build_model).set_params(**params)
     if len(idx_val):
         model.set_params(fit__validation_data=(X[idx_val], y[idx_val]))
     start = time.perf_counter()
@@ -417,8 +167,8 @@ def _refit(X, y, params: dict, variant: str, delta: float, seed: int, validation
 def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=None, variant: str = "original",
                delta: float = 0.01, scoring: str = DEFAULT_SCORING, engine: str = "sklearn", seed: int = 0,
                store_dir: str | Path | None = None, progress: bool = True,
-               refit_validation: float = 0.2, desc: str | None = None, backend: str = "local",
-               n_jobs: int = 1, scheduler_address: str | None = None) -> SearchResult:
+               val_size: float = 0.2, desc: str | None = None, backend: str = "local",
+               n_jobs: int = 1, scheduler_address: str | None = None, build_model=None) -> SearchResult:
     """Leakage-safe one-vs-rest grid search of :func:`make_classifier` on one augmentation variant.
 
     Parameters
@@ -446,7 +196,7 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
         Folder for per-(combination, fold) JSON results; a re-run loads them instead of refitting.
     progress : bool
         Show a tqdm progress bar.
-    refit_validation : float
+    val_size : float
         Fraction of ``X`` held out (stratified) while refitting the best combination, for the
         train-vs-validation curves in ``history_``.
     desc : str, optional
@@ -460,6 +210,12 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
         Worker processes (each with one TensorFlow thread).
     scheduler_address : str, optional
         ``tcp://host:8786`` of a running Dask scheduler.
+    build_model : callable, optional
+        The notebook's ``build_mlp(meta, neurons, dropout, kernel_initializer, learning_rate, seed)``
+        (default :func:`helpers.models.mlp.build_mlp`). The ``sklearn`` engine trains exactly this
+        function; the ``fast`` engine checks that it is the network it reproduces
+        (:func:`helpers.training.fast_search.check_network`). Its source is part of every stored
+        fit's key, so an edited function is searched again.
 
     Returns
     -------
@@ -472,25 +228,23 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     grid = check_param_grid(param_grid if param_grid is not None else brief_param_grid())
-    X, y = _check_xy(X, y)
-    cv = _check_cv(cv, seed)
+    X, y = check_xy(X, y)
+    cv = check_cv(cv, seed)
     n_splits = int(cv.get_n_splits(X, y))
     check_min_rows(y, n_splits)
     if engine == "fast":
+        if build_model is not None:
+            check_network(build_model, X.shape[1], grid)
         return _run_fast(X, y, grid=grid, cv=cv, variant=variant, delta=delta, scoring=scoring, seed=seed,
-                         store_dir=store_dir, progress=progress, n_splits=n_splits,
-                         refit_validation=refit_validation, desc=desc)
+                         store_dir=store_dir, progress=progress, n_splits=n_splits, val_size=val_size, desc=desc)
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # one retracing warning per new model is expected
-    combos = _grid_combinations(grid)
+    combos = grid_combinations(grid)
     folds = list(cv.split(X, y))
-    digest = _data_digest(X, y)
+    digest = _data_digest(X, y) + (fingerprint(build_model) if build_model is not None else "")
     store = Path(store_dir) if store_dir is not None else None
     if store is not None:
         store.mkdir(parents=True, exist_ok=True)
-    from helpers.distributed import map_tasks
-    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
-    from helpers.runs import write_json
 
     results: dict[tuple[int, int], dict] = {}
     paths: dict[tuple[int, int], Path | None] = {}
@@ -503,7 +257,7 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
             if path is not None and path.exists():
                 results[ci, k] = json.loads(path.read_text())
             else:
-                tasks.append((X, y, tr, va, params, variant, delta, seed))
+                tasks.append((X, y, tr, va, params, variant, delta, seed, build_model))
                 task_keys.append((ci, k))
     loaded, ran = len(results), 0
     bar = tqdm(total=len(combos) * len(folds), initial=loaded, desc=desc or f"grid search ({variant})",
@@ -522,11 +276,11 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
     finally:
         bar.close()
     fold_results = [[results[ci, k] for k in range(len(folds))] for ci in range(len(combos))]
-    cv_results = _assemble_cv_results(combos, fold_results)
+    cv_results = assemble_cv_results(combos, fold_results)
     ranks = cv_results[f"rank_test_{scoring}"]
     best_index = int(np.argmin(ranks))  # first of the best (ties: grid order)
     best_params = dict(combos[best_index])
-    estimator, history, refit_time, info = _refit(X, y, best_params, variant, delta, seed, refit_validation)
+    estimator, history, refit_time, info = _refit(X, y, best_params, variant, delta, seed, val_size, build_model)
     return SearchResult(
         cv_results_=cv_results, best_params_=best_params,
         best_score_=float(cv_results[f"mean_test_{scoring}"][best_index]), best_index_=best_index,
@@ -537,18 +291,13 @@ def run_search(X, y, *, param_grid: Mapping[str, Sequence] | None = None, cv=Non
 
 
 def _run_fast(X, y, *, grid, cv, variant, delta, scoring, seed, store_dir, progress, n_splits,
-              refit_validation=0.2, desc=None) -> SearchResult:
+              val_size=0.2, desc=None) -> SearchResult:
     """Delegate to :class:`helpers.training.fast_search.FastGridSearchCV` and wrap its result."""
     import pandas as pd
 
-    try:
-        from helpers.training.fast_search import FastGridSearchCV
-    except ImportError as err:  # pragma: no cover - depends on the other module
-        raise ValueError(f"engine='fast' needs helpers.training.fast_search, which could not be imported ({err}); "
-                         "use engine='sklearn'") from err
     sampler = functools.partial(shift_augment, variant=variant, delta=delta)
     search = FastGridSearchCV(param_grid=grid, cv=cv, scoring=scoring, sampler=sampler, random_state=seed,
-                              checkpoint_dir=store_dir, progress=progress, refit_validation=refit_validation,
+                              checkpoint_dir=store_dir, progress=progress, val_size=val_size,
                               desc=desc or f"grid search ({variant}, fast)").fit(X, y)
     history = getattr(search, "history_", None)
     if history is None:
@@ -680,14 +429,14 @@ def save_search(result: SearchResult, folder: str | Path, test_scores: dict | No
     held-out validation part), ``best_params.json``, ``cv_results.csv`` (validation folds) and, when
     given, ``test_scores.json`` (split ``test``).
     """
-    import pickle
 
-    from helpers.runs import atomic_path, write_json
+    import cloudpickle
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / "model.pkl") as tmp:
-        tmp.write_bytes(pickle.dumps(result.best_estimator_))
+        # cloudpickle stores a notebook's own build function by value: 04, in another kernel, can load it
+        tmp.write_bytes(cloudpickle.dumps(result.best_estimator_))
     keras_model = result.best_estimator_.model_
     with atomic_path(folder / "model.keras") as tmp:
         keras_model.save(tmp)
@@ -736,10 +485,13 @@ def load_estimator(folder: str | Path, kind: str = "pkl"):
 def search_label(run, X_train, y_train, X_test, y_test, label, *, variant: str, delta: float = 0.01,
                  param_grid=None, cv: int = 3, scoring: str = DEFAULT_SCORING, engine: str = "sklearn",
                  seed: int = 0, progress: bool = True, extra: dict | None = None, backend: str = "local",
-                 n_jobs: int = 1, scheduler_address: str | None = None) -> dict:
+                 n_jobs: int = 1, scheduler_address: str | None = None, build_model=None,
+                 val_size: float = 0.2) -> dict:
     """Search one label on one variant inside a run, store its artifacts, score the test split.
 
-    Skips the work when ``tabular/gridsearch/<variant>/<label>/`` is already complete (resume).
+    Skips the work when ``tabular/gridsearch/<variant>/<label>/`` is complete with the same digest
+    (data, grid, folds, scoring, engine, seed, ``val_size`` and the source of ``build_model``); a
+    different digest searches again (per-fit results whose key still matches are reused).
 
     Parameters
     ----------
@@ -749,7 +501,8 @@ def search_label(run, X_train, y_train, X_test, y_test, label, *, variant: str, 
         ``y_*`` hold the original multi-class labels.
     label : str
         The one-vs-rest label.
-    variant, delta, param_grid, cv, scoring, engine, seed, progress, backend, n_jobs, scheduler_address :
+    variant, delta, param_grid, cv, scoring, engine, seed, progress, backend, n_jobs, scheduler_address,
+    build_model, val_size :
         As in :func:`run_search`.
     extra : dict, optional
         More fields for ``best_params.json`` (e.g. a fingerprint of the split).
@@ -760,7 +513,14 @@ def search_label(run, X_train, y_train, X_test, y_test, label, *, variant: str, 
         ``folder`` (relative path), ``best_params``, ``cv`` (mean/std per metric, split val),
         ``test`` (scores, split test), ``result`` (the SearchResult, or None when loaded).
     """
-    rel = f"tabular/gridsearch/{variant}/{label}"
+    rel = layout.gridsearch_label(variant, label)
+    digest = fingerprint({"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test,
+                          "param_grid": param_grid, "cv": cv, "scoring": scoring, "engine": engine, "seed": seed,
+                          "delta": delta, "val_size": val_size, "build_model": build_model})
+    marker = run.path / rel / COMPLETE_MARKER
+    if marker.exists() and run.read_json(f"{rel}/{COMPLETE_MARKER}").get("digest") != digest:
+        print(f"{rel}: searched again, its data, parameters or build function changed since the stored search")
+        marker.unlink()
     if not run.is_complete(rel):
         y_bin = ovr_target(y_train, label)
         try:
@@ -770,7 +530,7 @@ def search_label(run, X_train, y_train, X_test, y_test, label, *, variant: str, 
         result = run_search(X_train, y_bin, param_grid=param_grid, cv=cv, variant=variant, delta=delta,
                             scoring=scoring, engine=engine, seed=seed, store_dir=run.dir(rel, "fits"),
                             progress=progress, desc=f"{variant} / {label}", backend=backend, n_jobs=n_jobs,
-                            scheduler_address=scheduler_address)
+                            scheduler_address=scheduler_address, build_model=build_model, val_size=val_size)
         y_test_bin = (np.asarray(y_test) == label).astype(int)
         test = score_binary(y_test_bin, result.best_estimator_.predict_proba(np.asarray(X_test, dtype=np.float32)))
         test_scores = {"label": label, "variant": variant, "split": "test",
@@ -779,7 +539,7 @@ def search_label(run, X_train, y_train, X_test, y_test, label, *, variant: str, 
         save_search(result, run.path / rel, test_scores=test_scores,
                     extra={"label": label, "n_train_rows": int(len(y_bin)),
                            "n_train_positive": int(y_bin.sum()), **(extra or {})})
-        run.mark_complete(rel, label=label, variant=variant, best_score=result.best_score_)
+        run.mark_complete(rel, label=label, variant=variant, best_score=result.best_score_, digest=digest)
     else:
         result = None
     summary = run.read_json(f"{rel}/best_params.json")

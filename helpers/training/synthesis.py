@@ -15,17 +15,24 @@ Notebook 04 reads what ``03_gridsearch`` stored for the four variants and:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from helpers import layout
 from helpers.data.sampling import VARIANTS, check_variant
+from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
+from helpers.env import seed_everything
+from helpers.evaluation.metrics import classification_metrics
 from helpers.runs import MissingPrerequisite, require
+from helpers.training.experiments import Unit, fingerprint, history_frame, mean_sd_table, run_units
+from helpers.training.search import load_estimator
 
 __all__ = [
     "STRATEGIES", "require_gridsearch", "collect_variant_scores", "choose_variants", "load_chosen_models", "interpolation_candidates",
-    "resolve_threshold", "synthesize_label", "synthesize_to_majority", "train_multiclass",
+    "resolve_threshold", "synthesize_label", "synthesize_to_majority",
     "retrain_comparison", "comparison_table", "check_split_matches",
 ]
 
@@ -67,7 +74,6 @@ def collect_variant_scores(run, labels: Sequence[str], variants: Sequence[str] =
         test_split, best_params``. Raises ``FileNotFoundError`` naming the missing folder and the variant
         to run when a label has no finished search for a requested variant.
     """
-    import pandas as pd
 
     if not variants:
         raise ValueError(f"variants must list at least one of {', '.join(VARIANTS)}")
@@ -121,7 +127,6 @@ def choose_variants(scores, tolerance: float = 0.0):
     pandas.DataFrame
         ``label, chosen_variant, cv_mean, cv_sd, test_score, reason`` (one row per label).
     """
-    import pandas as pd
 
     order = {v: i for i, v in enumerate(VARIANTS)}
     rows = []
@@ -145,7 +150,6 @@ def choose_variants(scores, tolerance: float = 0.0):
 
 def load_chosen_models(run, choices) -> dict:
     """``{label: fitted scikeras estimator}`` of each label's chosen variant (from ``model.pkl``)."""
-    from helpers.training.search import load_estimator
 
     return {row.label: load_estimator(Path(run.path) / f"tabular/gridsearch/{row.chosen_variant}/{row.label}")
             for row in choices.itertuples()}
@@ -288,9 +292,7 @@ def synthesize_to_majority(models: Mapping, X, y, *, threshold: float = 0.5, see
         ``label, before, target, needed, generated, accepted, acceptance_rate, added, after, shortfall``
         (``split`` = train).
     """
-    import pandas as pd
 
-    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
 
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
@@ -320,52 +322,24 @@ def synthesize_to_majority(models: Mapping, X, y, *, threshold: float = 0.5, see
 
 
 # --------------------------------------------------------------------------- retraining
-def train_multiclass(X, y, X_val, y_val, class_names: Sequence[str], *, seed: int, epochs: int = 15,
-                     batch_size: int = 64, neurons: int = 60, dropout: float = 0.2, learning_rate: float = 1e-3):
-    """Train the multi-class MLP (same architecture as the search) on ``(X, y)``; ``(X_val, y_val)`` for curves.
-
-    Returns
-    -------
-    (keras.Model, pandas.DataFrame)
-        The model and its history (``epoch, loss, accuracy, val_loss, val_accuracy``).
-    """
-    import pandas as pd
-
-    from helpers.env import seed_everything
-    from helpers.training.search import build_mlp
-
-    index = {name: i for i, name in enumerate(class_names)}
-    unknown = sorted(set(np.unique(y).tolist()) - set(index))
-    if unknown:
-        raise ValueError(f"labels {unknown} are not in class_names {list(class_names)}")
-    seed_everything(int(seed))
-    model = build_mlp({"n_features_in_": np.shape(X)[1], "n_classes_": len(class_names)}, neurons=neurons,
-                      dropout=dropout, learning_rate=learning_rate)
-    y_int = np.array([index[v] for v in y])
-    y_val_int = np.array([index[v] for v in y_val])
-    history = model.fit(np.asarray(X, np.float32), y_int, validation_data=(np.asarray(X_val, np.float32), y_val_int),
-                        epochs=int(epochs), batch_size=int(batch_size), shuffle=True, verbose=0)
-    frame = pd.DataFrame(history.history)
-    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
-    return model, frame
-
-
 def retrain_comparison(run, training_sets: Mapping[str, tuple], X_val, y_val, X_test, y_test,
-                       class_names: Sequence[str], seeds: Sequence[int], *, progress: bool = True, **train_kwargs):
-    """Train the multi-class network on each training set over ``seeds``; score validation and test.
+                       class_names: Sequence[str], seeds: Sequence[int], build_model: Callable, *, epochs: int = 15,
+                       batch_size: int = 64, progress: bool = True) -> pd.DataFrame:
+    """Train the notebook's multi-class network on each training set over ``seeds``; score val and test.
 
-    Each (strategy, seed) is stored in ``tabular/retrain/<strategy>/seed<k>/`` (``metrics.json``,
-    ``history.csv``, ``test_predictions.csv``) and skipped when already complete.
+    Every (strategy, seed) is one unit of :func:`helpers.training.experiments.run_units` in
+    ``tabular/retrain/<strategy>/seed<k>/`` (``history.csv``, ``test_predictions.csv``,
+    ``result.json``): its digest covers the data, class order, seed, epochs, batch size and the
+    source of ``build_model``, so a changed input trains it again and an unchanged one is loaded.
 
     Parameters
     ----------
-    run : helpers.runs.Run
     training_sets : mapping strategy -> (X, y)
     X_val, y_val : the held-out validation part of the training split (real rows, for curves and val scores)
     X_test, y_test : the untouched test split
     class_names : label order of the network's outputs
-    seeds : seeds to repeat each strategy with
-    **train_kwargs : epochs, batch_size, neurons, dropout, learning_rate (see :func:`train_multiclass`)
+    build_model : callable
+        ``build_model(n_features, n_classes)`` returning a compiled Keras model with a softmax output.
 
     Returns
     -------
@@ -373,87 +347,55 @@ def retrain_comparison(run, training_sets: Mapping[str, tuple], X_val, y_val, X_
         One row per (strategy, seed, split in val/test): ``accuracy, macro_f1, recall_<class>...``,
         ``n_train_rows``, ``averaging``.
     """
-    import pandas as pd
-
-    from helpers.env import progress_bar as tqdm  # text bar when ipywidgets is missing (no TqdmWarning)
-    from helpers.evaluation.metrics import classification_metrics
-
     index = {name: i for i, name in enumerate(class_names)}
-    rows = []
-    jobs = [(s, k) for s in training_sets for k in seeds]
-    digests = {s: _digest(*training_sets[s], X_val, y_val, X_test, y_test, list(class_names), train_kwargs)
-               for s in training_sets}
-    for strategy, seed in tqdm(jobs, desc="retraining", disable=not progress):
-        rel = f"tabular/retrain/{strategy}/seed{seed}"
-        if run.is_complete(rel) and run.read_json(f"{rel}/metrics.json").get("digest") != digests[strategy]:
-            (run.path / rel / runs_marker()).unlink()  # other data or settings than last time: train again
-        if not run.is_complete(rel):
-            X_tr, y_tr = training_sets[strategy]
-            model, history = train_multiclass(X_tr, y_tr, X_val, y_val, class_names, seed=seed, **train_kwargs)
-            entries = []
-            for split, (Xs, ys) in {"val": (X_val, y_val), "test": (X_test, y_test)}.items():
-                pred = np.argmax(model.predict(np.asarray(Xs, np.float32), verbose=0), axis=1)
-                m = classification_metrics(np.array([index[v] for v in ys]), pred, class_names)
-                entries.append({"strategy": strategy, "seed": seed, "split": split,
-                                "averaging": "accuracy: all rows; macro_f1: unweighted mean over classes; "
-                                             "recall: per class",
-                                "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-                                "balanced_accuracy": m["balanced_accuracy"],
-                                **{f"recall_{c}": m["per_class"][c]["recall"] for c in class_names},
-                                "n_train_rows": int(len(y_tr))})
-                if split == "test":
-                    run.write_csv(f"{rel}/test_predictions.csv", pd.DataFrame(
-                        {"y_true": list(ys), "y_pred": [class_names[p] for p in pred], "split": "test"}))
-            run.write_csv(f"{rel}/history.csv", history)
-            run.write_json(f"{rel}/metrics.json", {"rows": entries, "digest": digests[strategy]})
-            run.mark_complete(rel, strategy=strategy, seed=seed)
-        rows.extend(run.read_json(f"{rel}/metrics.json")["rows"])
-    return pd.DataFrame(rows)
+    for strategy, (_, y_tr) in training_sets.items():
+        unknown = sorted(set(np.unique(y_tr).tolist()) - set(index))
+        if unknown:
+            raise ValueError(f"training set {strategy!r} has labels {unknown} that are not in class_names {list(class_names)}")
+    evaluation_sets = {"val": (X_val, y_val), "test": (X_test, y_test)}
+    units = [Unit(layout.retrain_unit(strategy, seed),
+                  inputs={"data": fingerprint([*training_sets[strategy], X_val, y_val, X_test, y_test]),
+                          "class_names": list(class_names), "seed": int(seed), "epochs": int(epochs),
+                          "batch_size": int(batch_size), "build_model": build_model},
+                  labels={"strategy": strategy, "seed": int(seed)}) for strategy in training_sets for seed in seeds]
+
+    def train(unit: Unit) -> dict:
+        strategy, seed = unit.labels["strategy"], unit.labels["seed"]
+        X_tr, y_tr = training_sets[strategy]
+        seed_everything(seed)
+        model = build_model(np.shape(X_tr)[1], len(class_names))
+        fitted = model.fit(np.asarray(X_tr, np.float32), np.array([index[v] for v in y_tr]),
+                           validation_data=(np.asarray(X_val, np.float32), np.array([index[v] for v in y_val])),
+                           epochs=int(epochs), batch_size=int(batch_size), shuffle=True, verbose=0)
+        run.write_csv(f"{unit.folder}/{layout.HISTORY}", history_frame(fitted))
+        entries = []
+        for split, (Xs, ys) in evaluation_sets.items():
+            pred = np.argmax(model.predict(np.asarray(Xs, np.float32), verbose=0), axis=1)
+            m = classification_metrics(np.array([index[v] for v in ys]), pred, class_names)
+            entries.append({"strategy": strategy, "seed": seed, "split": split,
+                            "averaging": "accuracy: all rows; macro_f1: unweighted mean over classes; recall: per class",
+                            "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+                            "balanced_accuracy": m["balanced_accuracy"],
+                            **{f"recall_{c}": m["per_class"][c]["recall"] for c in class_names},
+                            "n_train_rows": int(len(y_tr))})
+            if split == "test":
+                run.write_csv(f"{unit.folder}/test_predictions.csv", pd.DataFrame(
+                    {"y_true": list(ys), "y_pred": [class_names[p] for p in pred], "split": "test"}))
+        return {"rows": entries}
+
+    done = run_units(run, units, train, desc="retraining", progress=progress)
+    return pd.DataFrame([entry for rows in done["rows"] for entry in rows])
 
 
-def runs_marker() -> str:
-    """The file name that marks a unit of work complete (see :mod:`helpers.runs`)."""
-    from helpers.runs import COMPLETE_MARKER
-
-    return COMPLETE_MARKER
-
-
-def _digest(*parts) -> str:
-    """A short hash of arrays and settings: a stored result is reused only for the same inputs."""
-    import hashlib
-    import json
-
-    h = hashlib.sha1()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            h.update(str(part.dtype).encode() + str(part.shape).encode())
-            h.update(np.ascontiguousarray(part).tobytes() if part.dtype != object else str(part.tolist()).encode())
-        else:
-            h.update(json.dumps(part, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:16]
-
-
-def comparison_table(results, class_names: Sequence[str], split: str = "test", digits: int = 3):
-    """Mean ± SD over seeds per strategy for one split, as display strings (plus the raw means/SDs).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``strategy, split, n_seeds, macro_f1, accuracy, recall_<class>...`` (strings ``mean ± sd``) and
-        ``macro_f1_mean``, ``macro_f1_sd``.
-    """
-    import pandas as pd
-
-    from helpers.evaluation.metrics import format_mean_sd, summarize_mean_sd
-
-    metrics = ["macro_f1", "accuracy"] + [f"recall_{c}" for c in class_names]
+def comparison_table(results: pd.DataFrame, class_names: Sequence[str], split: str = "test", digits: int = 3):
+    """Mean ± SD over seeds per strategy for one split: ``strategy, split, seeds, macro_f1, accuracy,
+    recall_<class>...`` (text) and the numeric ``macro_f1_mean``, ``macro_f1_sd``."""
     part = results[results["split"] == split]
     if part.empty:
         raise ValueError(f"no results for split {split!r}; splits present: {sorted(results['split'].unique())}")
-    summary = summarize_mean_sd(part, by="strategy", metrics=metrics)
-    out = pd.DataFrame({"strategy": summary["strategy"], "split": split, "n_seeds": summary["n"]})
-    for m in metrics:
-        out[m] = [format_mean_sd(a, b, digits) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_sd"])]
-    out["macro_f1_mean"] = summary["macro_f1_mean"]
-    out["macro_f1_sd"] = summary["macro_f1_sd"]
-    return out
+    metrics = ["macro_f1", "accuracy"] + [f"recall_{c}" for c in class_names]
+    table = mean_sd_table(part, "strategy", {m: m for m in metrics}, digits=digits)
+    table.insert(1, "split", split)
+    seeds = table.pop("seeds")
+    table.insert(2, "seeds", seeds)
+    return table[["strategy", "split", "seeds", *metrics, "macro_f1_mean", "macro_f1_sd"]]

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import profiles
+from helpers import layout, profiles
 from helpers.data import longtail
-from helpers.training import architecture
+from helpers.models import cnn
 
 pytestmark = pytest.mark.slow
 
@@ -17,22 +17,22 @@ def test_07_writes_every_unit_table_and_plot(smoke):
     run = smoke.ensure("07_cnn_architecture")
     P = profiles.defaults("07_cnn_architecture", "smoke")
     for family in P["families"]:
-        variants = architecture.family_variants(family)
+        variants = cnn.family_variants(family)
         for variant in variants:
             for seed in P["seeds"]:
                 unit = f"cnn_architecture/{family}/{variant.slug}/seed{seed}"
                 assert run.is_complete(unit), unit
                 history = run.read_csv(f"{unit}/history.csv")
                 assert len(history) == P["epochs"]
-                assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"} <= set(history.columns)
-                summary = run.read_json(f"{unit}/summary.json")
-                assert summary["spec"] == variant.spec and "split" in summary and "averaging" in summary
+                assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds"} <= set(history.columns)
+                row = run.read_json(f"{unit}/result.json")["row"]
+                assert row["spec"] == variant.spec and "split" in row and "averaging" in row
         table = run.read_csv(f"cnn_architecture/{family}/table.csv")
         assert table["variant"].tolist() == [v.name for v in variants]
         assert (table["split"] == "val").all() and table["params"].gt(0).all()
         assert (run.path / f"cnn_architecture/{family}/val_accuracy.png").is_file()
     results = run.read_csv("cnn_architecture/results.csv")
-    assert len(results) == sum(len(architecture.family_variants(f)) for f in P["families"]) * len(P["seeds"])
+    assert len(results) == sum(len(cnn.family_variants(f)) for f in P["families"]) * len(P["seeds"])
     assert results["val_accuracy"].between(0, 1).all()
 
 
@@ -52,7 +52,7 @@ def test_08_hdf5_is_long_tailed_and_ablation_complete(smoke):
     assert results[["accuracy", "macro_f1", "tail_recall"]].apply(lambda c: c.between(0, 1)).all().all()
     for variant in P["variants"]:
         for seed in P["seeds"]:
-            unit = run.path / "imbalanced" / architecture.Variant(variant, "F").slug / f"seed{seed}"
+            unit = run.path / layout.ablation_unit(variant, seed)
             assert (unit / "_COMPLETE.json").is_file(), unit
             per_class = pd.read_csv(unit / "per_class.csv")
             assert per_class["train_count"].tolist() == counts.tolist()

@@ -1,15 +1,17 @@
-"""Unit tests of helpers.training.architecture: spec parser, CNN/ResNet builders, experiment families."""
+"""Unit tests of helpers.models.cnn (spec parser, CNN/ResNet builders, families) and
+helpers.training.architecture (the family runner with the notebook's build function)."""
 
 import numpy as np
 import pytest
 
 from helpers import runs
+from helpers.models import cnn as C
 from helpers.training import architecture as A
 
 
 # --------------------------------------------------------------------------- parser
 def test_parse_spec_all_tokens():
-    layers = A.parse_spec("[32C3-P2]-[24C5S2-BN]-D45-GAP-512-D3")
+    layers = C.parse_spec("[32C3-P2]-[24C5S2-BN]-D45-GAP-512-D3")
     kinds = [layer.kind for layer in layers]
     assert kinds == ["conv", "pool", "conv", "batchnorm", "dropout", "gap", "dense", "dropout"]
     assert (layers[0].filters, layers[0].kernel, layers[0].stride) == (32, 3, 1)
@@ -22,9 +24,9 @@ def test_parse_spec_all_tokens():
 
 
 def test_parse_spec_is_case_and_space_tolerant():
-    assert A.parse_spec(" 32c3 - p2 - 64 ") == A.parse_spec("32C3-P2-64")
-    assert A.parse_spec("16C3-D0")[1].rate == 0.0
-    assert A.parse_spec("16C3-D05")[1].rate == pytest.approx(0.05)
+    assert C.parse_spec(" 32c3 - p2 - 64 ") == C.parse_spec("32C3-P2-64")
+    assert C.parse_spec("16C3-D0")[1].rate == 0.0
+    assert C.parse_spec("16C3-D05")[1].rate == pytest.approx(0.05)
 
 
 @pytest.mark.parametrize("spec, match", [
@@ -39,20 +41,20 @@ def test_parse_spec_is_case_and_space_tolerant():
 ])
 def test_parse_spec_bad_tokens(spec, match):
     with pytest.raises(ValueError, match=match):
-        A.parse_spec(spec)
+        C.parse_spec(spec)
 
 
 def test_spec_output_shape_and_too_many_pools():
-    assert A.spec_output_shape("32C3-P2-64C3S2", (32, 32, 3)) == (8, 8, 64)
-    assert A.spec_output_shape("32C3-P2-F", (32, 32, 3)) == (16 * 16 * 32,)
-    assert A.spec_output_shape("32C3-P2-100", (32, 32, 3)) == (100,)
+    assert C.spec_output_shape("32C3-P2-64C3S2", (32, 32, 3)) == (8, 8, 64)
+    assert C.spec_output_shape("32C3-P2-F", (32, 32, 3)) == (16 * 16 * 32,)
+    assert C.spec_output_shape("32C3-P2-100", (32, 32, 3)) == (100,)
     with pytest.raises(ValueError, match=r"token 'P2' at position 3 pools a 1x1 feature map"):
-        A.spec_output_shape("P2-P2-P2", (4, 4, 3))
+        C.spec_output_shape("P2-P2-P2", (4, 4, 3))
 
 
 # --------------------------------------------------------------------------- builders
 def test_build_cnn_multiclass():
-    model = A.build_cnn("[8C3-P2]-[16C3-P2]-32-D3", (16, 16, 3), num_classes=3)
+    model = C.build_cnn("[8C3-P2]-[16C3-P2]-32-D3", (16, 16, 3), num_classes=3)
     assert model.output_shape == (None, 3)
     assert model.layers[-1].activation.__name__ == "softmax"
     assert model.loss == "sparse_categorical_crossentropy"
@@ -62,34 +64,34 @@ def test_build_cnn_multiclass():
 
 @pytest.mark.parametrize("num_classes, binary", [(1, None), (2, True)])
 def test_build_cnn_binary(num_classes, binary):
-    model = A.build_cnn("8C3-P2", (8, 8, 3), num_classes=num_classes, binary=binary)
+    model = C.build_cnn("8C3-P2", (8, 8, 3), num_classes=num_classes, binary=binary)
     assert model.output_shape == (None, 1)
     assert model.layers[-1].activation.__name__ == "sigmoid"
     assert model.loss == "binary_crossentropy"
 
 
 def test_output_config_errors():
-    assert A.output_config(2)["units"] == 2
+    assert C.output_config(2)["units"] == 2
     with pytest.raises(ValueError, match="binary=True needs num_classes 1 or 2, got 3"):
-        A.output_config(3, binary=True)
+        C.output_config(3, binary=True)
     with pytest.raises(ValueError, match="num_classes must be a positive integer"):
-        A.output_config(0)
+        C.output_config(0)
 
 
 def test_build_cnn_augment_and_strided():
-    model = A.build_cnn("8C5S2-BN-GAP", (16, 16, 3), 3, augment=True, compile=False)
+    model = C.build_cnn("8C5S2-BN-GAP", (16, 16, 3), 3, augment=True, compile=False)
     names = [layer.name for layer in model.layers]
     assert "augmentation" in names
     assert model.get_layer("conv01_8c5s2").strides == (2, 2)
 
 
 def test_build_resnet_shapes():
-    model = A.build_resnet((16, 16, 3), 4, blocks_per_stage=1, base_filters=4)
+    model = C.build_resnet((16, 16, 3), 4, blocks_per_stage=1, base_filters=4)
     assert model.output_shape == (None, 4)
     assert model.name == "resnet8"
     assert any(layer.name.endswith("_add") for layer in model.layers)
     with pytest.raises(ValueError, match="num_classes >= 2"):
-        A.build_resnet((16, 16, 3), 1)
+        C.build_resnet((16, 16, 3), 1)
 
 
 def test_binary_training_and_predict_classes():
@@ -100,33 +102,33 @@ def test_binary_training_and_predict_classes():
     x = rng.integers(0, 60, size=(32, 8, 8, 3)).astype("uint8")
     y = np.repeat([0, 1], 16)
     x[y == 1] += 150  # bright = class 1
-    model = A.build_cnn("4C3-GAP", (8, 8, 3), 2, binary=True, learning_rate=0.05)
+    model = C.build_cnn("4C3-GAP", (8, 8, 3), 2, binary=True, learning_rate=0.05)
     model.fit(x, y, epochs=15, batch_size=8, verbose=0)
-    pred = A.predict_classes(model, x)
+    pred = C.predict_classes(model, x)
     assert pred.shape == (32,) and set(pred) <= {0, 1}
     assert (pred == y).mean() >= 0.9
 
 
 # --------------------------------------------------------------------------- families
 def test_families_build_and_have_expected_sizes():
-    sizes = {name: len(v) for name, v in A.FAMILIES.items()}
+    sizes = {name: len(v) for name, v in C.FAMILIES.items()}
     assert sizes == {"depth": 3, "feature_maps": 5, "dense": 7, "dropout": 9, "advanced": 4}
-    for variants in A.FAMILIES.values():
+    for variants in C.FAMILIES.values():
         for variant in variants:
-            A.spec_output_shape(variant.spec, (32, 32, 3))
-    assert A.family_variants("depth", ["(C-P)x2"])[0].spec == "[32C3-P2]-[64C3-P2]-512-D3"
+            C.spec_output_shape(variant.spec, (32, 32, 3))
+    assert C.family_variants("depth", ["(C-P)x2"])[0].spec == "[32C3-P2]-[64C3-P2]-512-D3"
     with pytest.raises(ValueError, match="unknown family 'width'"):
-        A.family_variants("width")
+        C.family_variants("width")
     with pytest.raises(ValueError, match=r"no variant\(s\) \['x'\]"):
-        A.family_variants("depth", ["x"])
+        C.family_variants("depth", ["x"])
 
 
 def test_custom_variants():
-    variants = A.custom_variants(["16C3-P2-32", "8C3-GAP +aug"])
+    variants = C.custom_variants(["16C3-P2-32", "8C3-GAP +aug"])
     assert [v.augment for v in variants] == [False, True]
     assert variants[1].spec == "8C3-GAP"
     with pytest.raises(ValueError, match="bad token 'Q2'"):
-        A.custom_variants(["16C3-Q2"])
+        C.custom_variants(["16C3-Q2"])
 
 
 def _tiny_data():
@@ -136,30 +138,60 @@ def _tiny_data():
     return {"train": (x, y), "val": (x[::2], y[::2])}
 
 
+def _build(variant, input_shape, num_classes, seed):
+    import keras
+
+    model = C.build_cnn(variant.spec, input_shape, num_classes, augment=variant.augment, compile=False, seed=seed)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _build_wider(variant, input_shape, num_classes, seed):
+    import keras
+
+    spec = variant.spec.replace("4C3", "6C3")  # a student edits a layer size inside the build function
+    model = C.build_cnn(spec, input_shape, num_classes, augment=variant.augment, compile=False, seed=seed)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
 def test_run_family_writes_resumes_and_is_reproducible(tmp_path):
     run = runs.open_run(tmp_path / "r1")
-    variants = A.custom_variants(["4C3-P2-8", "4C3-GAP"])
+    variants = C.custom_variants(["4C3-P2-8", "4C3-GAP"])
     data = _tiny_data()
-    res = A.run_family(run, "custom", variants, data, seeds=[0], epochs=2, batch_size=6, progress=False)
-    assert len(res) == 2 and {"val_accuracy", "params", "seconds_per_epoch", "split", "averaging"} <= set(res.columns)
+    res = A.run_family(run, "custom", variants, data, [0], 2, _build, batch_size=6, progress=False)
+    assert len(res) == 2 and {"val_accuracy", "params", "mean_epoch_seconds", "split", "averaging"} <= set(res.columns)
     unit = run.path / "cnn_architecture/custom/4C3-P2-8/seed0"
     assert (unit / "_COMPLETE.json").exists()
     history = run.read_csv("cnn_architecture/custom/4C3-P2-8/seed0/history.csv")
     assert list(history.columns[:5]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
     assert "lr" in history and history["lr"].iloc[1] == pytest.approx(1e-3 * 0.95)
-    # resume: a completed unit is loaded, not retrained
-    (unit / "history.csv").write_text((unit / "history.csv").read_text())
-    again = A.run_family(run, "custom", variants, data, seeds=[0], epochs=2, batch_size=6, progress=False)
+    # resume: a completed unit with the same inputs is loaded, not retrained
+    stamp = (unit / "history.csv").stat().st_mtime_ns
+    again = A.run_family(run, "custom", variants, data, [0], 2, _build, batch_size=6, progress=False)
     assert again["val_accuracy"].tolist() == res["val_accuracy"].tolist()
+    assert (unit / "history.csv").stat().st_mtime_ns == stamp
     # same seed in a fresh run -> same numbers
     other = runs.open_run(tmp_path / "r2")
-    fresh = A.run_family(other, "custom", variants, data, seeds=[0], epochs=2, batch_size=6, progress=False)
+    fresh = A.run_family(other, "custom", variants, data, [0], 2, _build, batch_size=6, progress=False)
     np.testing.assert_allclose(fresh["val_accuracy"], res["val_accuracy"])
     table = A.family_table(res)
     assert table["variant"].tolist() == ["4C3-P2-8", "4C3-GAP"]
-    assert "±" in table["val accuracy"].iloc[0]
+    assert table["val accuracy"].iloc[0].endswith("(1 seed)") and table["seeds"].tolist() == [1, 1]
     curves, bands = A.family_curves(run, "custom", variants, [0])
     assert len(curves["4C3-GAP"]) == 2 and bands["4C3-GAP"].tolist() == [0.0, 0.0]
+
+
+def test_an_edited_build_function_or_parameter_retrains_the_family(tmp_path, capsys):
+    run = runs.open_run(tmp_path / "r")
+    variants = C.custom_variants(["4C3-P2-8"])
+    data = _tiny_data()
+    before = A.run_family(run, "custom", variants, data, [0], 1, _build, batch_size=6, progress=False)
+    wider = A.run_family(run, "custom", variants, data, [0], 1, _build_wider, batch_size=6, progress=False)
+    assert wider["params"].iloc[0] > before["params"].iloc[0]  # the repetition trained the edited network
+    assert "build_model" in capsys.readouterr().out  # and said why it trained again
+    longer = A.run_family(run, "custom", variants, data, [0], 2, _build_wider, batch_size=6, progress=False)
+    assert longer["epochs"].iloc[0] == 2 and len(run.read_csv("cnn_architecture/custom/4C3-P2-8/seed0/history.csv")) == 2
 
 
 def test_load_image_splits_class_subset(tmp_path):

@@ -233,7 +233,7 @@ def test_bad_weights_argument_names_what_is_expected():
 def test_outputs_stay_float32_under_mixed_precision():
     import keras
 
-    from helpers.training import architecture
+    from helpers.models import cnn as architecture
 
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:

@@ -10,8 +10,8 @@ import pytest
 
 from helpers import pipeline, profiles, report, runs
 from helpers.data import breathing, images, longtail, sampling
+from helpers.models.cnn import parse_spec
 from helpers.training import imbalance, search
-from helpers.training.architecture import parse_spec
 
 
 def _snapshot(folder: Path) -> dict[str, str]:

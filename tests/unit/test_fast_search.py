@@ -8,14 +8,14 @@ import pickle
 import numpy as np
 import pytest
 
+from helpers.models.mlp import build_mlp
+from helpers.models.stacked_mlp import ModelSpec, initial_mlp_weights, train_stacked
 from helpers.training.fast_search import (
     FastGridSearchCV,
-    ModelSpec,
-    _initial_weights,
     plan_groups,
-    train_stacked,
 )
-from helpers.training.search import brief_param_grid, build_mlp, run_search, shift_augment
+from helpers.training.grid import brief_param_grid
+from helpers.training.search import run_search, shift_augment
 
 TINY_GRID = {"epochs": [1, 2], "batch_size": [16], "model__neurons": [3, 5]}
 
@@ -35,7 +35,7 @@ def test_stacked_training_matches_keras_fit_weight_for_weight(second_block_rows)
     blocks = [(X, y), (X[:n], y[:n])]
     specs = [ModelSpec(5, 0.0, "glorot_uniform", 1e-2), ModelSpec(3, 0.0, "he_uniform", 3e-3),
              ModelSpec(5, 0.0, "he_uniform", 1e-3)]
-    init = [[_initial_weights(s, 6, 100 * g + m) for m, s in enumerate(specs)] for g in range(2)]
+    init = [[initial_mlp_weights(s, 6, 100 * g + m) for m, s in enumerate(specs)] for g in range(2)]
     result = train_stacked(blocks, specs, batch_size=16, epochs=3, shuffle=False, initial_weights=init,
                            history_sets=[None, None])
     for g, (Xb, yb) in enumerate(blocks):
@@ -80,7 +80,7 @@ def test_plan_groups_shares_one_run_between_epoch_counts():
 def test_cv_results_have_the_sklearn_engine_keys_and_refit_estimator_works():
     X, y = _data()
     grid = {"epochs": [1], "batch_size": [32], "model__neurons": [3]}
-    naive = run_search(X, y, param_grid=grid, cv=2, engine="sklearn", progress=False, refit_validation=0.2)
+    naive = run_search(X, y, param_grid=grid, cv=2, engine="sklearn", progress=False, val_size=0.2)
     fast = run_search(X, y, param_grid=grid, cv=2, engine="fast", progress=False)
     assert sorted(fast.cv_results_) == sorted(naive.cv_results_)
     assert fast.best_params_ == naive.best_params_
@@ -94,7 +94,7 @@ def test_cv_results_have_the_sklearn_engine_keys_and_refit_estimator_works():
 def test_refit_estimator_carries_the_refit_weights():
     X, y = _data()
     search = FastGridSearchCV({"epochs": [2], "batch_size": [16], "model__neurons": [4]}, cv=2,
-                              progress=False, refit_validation=0.0).fit(X, y)
+                              progress=False, val_size=0.0).fit(X, y)
     est = search.best_estimator_
     assert est.model_.layers[1].get_weights()[0].shape == (4, 4)
     assert len(search.history_["loss"]) == 2 and "val_loss" not in search.history_
@@ -115,7 +115,7 @@ def test_sampler_sees_training_rows_only():
     from helpers.training.search import make_cv
 
     cv = make_cv(3, 0)
-    FastGridSearchCV(TINY_GRID, cv=cv, sampler=sampler, progress=False, refit_validation=0.25).fit(X, y)
+    FastGridSearchCV(TINY_GRID, cv=cv, sampler=sampler, progress=False, val_size=0.25).fit(X, y)
     folds = list(cv.split(X, y))
     assert len(seen) == 4  # three training folds and the refit part
     for (train, val), rows in zip(folds, seen[:3]):

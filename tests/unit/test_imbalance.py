@@ -199,14 +199,24 @@ def test_run_ablation_tiny(tmp_path):
                                ["head", "mid", "tail"])
     run = runs.open_run(tmp_path / "run")
     variants = ["baseline", "+CLAHE/WB"]
-    res = im.run_ablation(run, variants, path, seeds=[0], epochs=1, batch_size=8, base_filters=2, progress=False)
+
+    def build(config, input_shape, num_classes, seed):
+        import keras
+
+        from helpers.models.cnn import build_resnet
+
+        model = build_resnet(input_shape, num_classes, base_filters=2)
+        model.compile(optimizer="adam", loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
+        return model
+
+    res = im.run_ablation(run, variants, path, [0], 1, build, batch_size=8, progress=False)
     assert res["variant"].tolist() == variants
     assert set(res["split"]) == {"test"}
     assert res[["accuracy", "macro_f1", "tail_recall"]].apply(lambda c: c.between(0, 1)).all().all()
     assert run.is_complete("imbalanced/baseline/seed0")
     metrics = run.read_json("imbalanced/baseline/seed0/metrics.json")
     assert metrics["tail_classes"] == ["tail"] and metrics["split"] == "test"
-    again = im.run_ablation(run, variants, path, seeds=[0], epochs=1, batch_size=8, base_filters=2, progress=False)
+    again = im.run_ablation(run, variants, path, [0], 1, build, batch_size=8, progress=False)
     assert again.equals(res)  # resumed from the completed units
     table = im.ablation_table(res)
     assert list(table.columns[:4]) == ["variant", "test accuracy", "test macro f1", "test tail recall"]

@@ -180,7 +180,7 @@ def test_no_validation_row_shifted_or_not_is_seen_in_training(recorder, variant)
 def test_refit_holds_out_validation_rows(recorder):
     X, y = _data()
     result = search.run_search(X, y, param_grid=GRID, cv=2, variant="updown", seed=0, progress=False,
-                               refit_validation=0.25)
+                               val_size=0.25)
     refit_X = [x for kind, x in recorder.log if kind == "fit"][-1]
     assert result.info["refit_val_rows"] == 15
     assert len(refit_X) == 3 * 45

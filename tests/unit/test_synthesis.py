@@ -124,27 +124,42 @@ def test_retrain_comparison_stores_resumes_and_summarizes(tmp_path):
     y = np.array(["a", "b", "c"] * 20)
     X[:, 0] += (y == "a") * 3
     sets = {"original": (X[:40], y[:40]), "random_oversampling": (X[:40], y[:40])}
-    kwargs = dict(epochs=1, batch_size=16, neurons=4)
+    def build(n_features, n_classes, neurons=4):
+        import keras
+
+        model = keras.Sequential([keras.Input((n_features,)), keras.layers.Dense(neurons, activation="relu"),
+                                  keras.layers.Dense(n_classes, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    def build_wider(n_features, n_classes):
+        return build(n_features, n_classes, neurons=8)  # an edited build function
+
+    kwargs = dict(epochs=1, batch_size=16, progress=False)
     first = synthesis.retrain_comparison(run, sets, X[40:50], y[40:50], X[50:], y[50:], ["a", "b", "c"], [0, 1],
-                                         progress=False, **kwargs)
+                                         build, **kwargs)
     assert len(first) == 2 * 2 * 2 and set(first["split"]) == {"val", "test"}
     assert {"recall_a", "recall_b", "recall_c", "macro_f1", "accuracy"} <= set(first.columns)
     assert run.is_complete("tabular/retrain/original/seed1")
+    stamp = (run.path / "tabular/retrain/original/seed0/history.csv").stat().st_mtime_ns
     again = synthesis.retrain_comparison(run, sets, X[40:50], y[40:50], X[50:], y[50:], ["a", "b", "c"], [0, 1],
-                                         progress=False, **kwargs)
+                                         build, **kwargs)
     pd.testing.assert_frame_equal(first, again)
-    stamp = (run.path / "tabular/retrain/original/seed0/metrics.json").stat().st_mtime_ns
+    assert (run.path / "tabular/retrain/original/seed0/history.csv").stat().st_mtime_ns == stamp  # loaded
     changed = {"original": (X[:30], y[:30])}  # other training rows: the stored result is not reused
     synthesis.retrain_comparison(run, changed, X[40:50], y[40:50], X[50:], y[50:], ["a", "b", "c"], [0],
-                                 progress=False, **kwargs)
-    assert (run.path / "tabular/retrain/original/seed0/metrics.json").stat().st_mtime_ns != stamp
-    assert run.read_json("tabular/retrain/original/seed0/metrics.json")["rows"][0]["n_train_rows"] == 30
+                                 build, **kwargs)
+    assert run.read_json("tabular/retrain/original/seed0/result.json")["row"]["rows"][0]["n_train_rows"] == 30
+    stamp = (run.path / "tabular/retrain/original/seed0/history.csv").stat().st_mtime_ns
+    synthesis.retrain_comparison(run, changed, X[40:50], y[40:50], X[50:], y[50:], ["a", "b", "c"], [0],
+                                 build_wider, **kwargs)  # an edited network trains again
+    assert (run.path / "tabular/retrain/original/seed0/history.csv").stat().st_mtime_ns != stamp
     # same seed -> same numbers (recomputed in a fresh run)
     other = runs.create_run(run_id="retrain2", root=tmp_path)
     third = synthesis.retrain_comparison(other, sets, X[40:50], y[40:50], X[50:], y[50:], ["a", "b", "c"], [0, 1],
-                                         progress=False, **kwargs)
+                                         build, **kwargs)
     np.testing.assert_allclose(first["macro_f1"], third["macro_f1"])
     table = synthesis.comparison_table(first, ["a", "b", "c"], split="test")
-    assert table["n_seeds"].tolist() == [2, 2] and "±" in table.loc[0, "macro_f1"]
+    assert table["seeds"].tolist() == [2, 2] and "±" in table.loc[0, "macro_f1"]
     with pytest.raises(ValueError, match="no results for split 'train'"):
         synthesis.comparison_table(first, ["a", "b", "c"], split="train")

@@ -34,7 +34,7 @@ def test_fit_model_returns_history_with_epoch_seconds():
     x = np.random.default_rng(0).normal(size=(12, 4)).astype(np.float32)
     y = np.arange(12) % 3
     hist = fitting.fit_model(model, x, (x, y), epochs=3, y=y, batch_size=4)
-    assert list(hist.columns) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss", "epoch_seconds"]
+    assert list(hist.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"]
     assert hist["epoch"].tolist() == [1, 2, 3]
     assert (hist["epoch_seconds"] > 0).all()
 
