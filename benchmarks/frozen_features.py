@@ -29,7 +29,7 @@ def main(argv=None) -> None:
 
     from helpers.evaluation.metrics import device_name
     from helpers.models import backbones
-    from helpers.training import transfer as training
+    from helpers.training import transfer
 
     size = backbones.effective_image_size(args.backbone, args.image_size)
     rng = np.random.default_rng(0)
@@ -41,7 +41,7 @@ def main(argv=None) -> None:
     seconds = {}
     for label, cache in (("recompute base every epoch", False), ("cached base features", True)):
         start = time.perf_counter()
-        training.train_transfer(backbones.build_transfer_model, backbones.fine_tune, args.backbone, "frozen", splits,
+        transfer.train_transfer(backbones.build_transfer_model, backbones.fine_tune, args.backbone, "frozen", splits,
                                 3, feature_cache=cache, **common)
         seconds[label] = time.perf_counter() - start
     print(f"device: {device_name()}; {args.backbone} {size} px, {len(x) - n_val} train + {n_val} val images, "

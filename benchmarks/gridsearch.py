@@ -48,7 +48,8 @@ def _data(fraction: float, seed: int = 0):
 
 
 def quick(args) -> None:
-    from helpers.training.search import make_cv, ovr_target, run_search
+    from helpers.training.grid import make_cv, ovr_target
+    from helpers.training.search import run_search
 
     _set_threads(args.threads)
     X, labels = _data(args.fraction)
@@ -85,7 +86,8 @@ def quick(args) -> None:
 def _one_pair(label: str, variant: str, fraction: float, threads: int | None, seed: int) -> dict:
     """One (label, variant) search of the full plan; returns its timings (runs in a worker process)."""
     _set_threads(threads)
-    from helpers.training.search import brief_param_grid, make_cv, ovr_target, run_search
+    from helpers.training.grid import brief_param_grid, make_cv, ovr_target
+    from helpers.training.search import run_search
 
     X, labels = _data(fraction)
     y = ovr_target(labels, label)

@@ -69,7 +69,8 @@ def _scores(result) -> dict:
 def grid(label: str, fraction: float, workers: int, seed: int = 0) -> dict:
     """The same sklearn-engine search on three backends; return the seconds of each."""
     from helpers.data.breathing import make_breathing_dataset
-    from helpers.training.search import n_combinations, ovr_target, run_search
+    from helpers.training.grid import n_combinations, ovr_target
+    from helpers.training.search import run_search
 
     frame = make_breathing_dataset(fraction=fraction, seed=seed)
     X = frame.drop(columns="labels").to_numpy(np.float32)

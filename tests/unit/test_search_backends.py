@@ -22,6 +22,7 @@ from helpers.training import search
 SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
+    from helpers import distributed
     from helpers.training import search
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 5)).astype("float32")
@@ -29,14 +30,16 @@ SCRIPT = textwrap.dedent("""
     grid = {"epochs": [1], "batch_size": [32], "model__neurons": [4, 8]}
     common = dict(param_grid=grid, cv=2, variant="up", seed=3, progress=False)
     out = {}
-    for name, kw in [("workers", {"backend": "local", "n_jobs": 2}),
-                     ("dask", {"backend": "dask", "n_jobs": 2}),
-                     ("dask_stored", {"backend": "dask", "n_jobs": 2, "store_dir": sys.argv[1]}),
-                     ("dask_again", {"backend": "dask", "n_jobs": 2, "store_dir": sys.argv[1]})]:
-        r = search.run_search(X, y, **common, **kw)
-        out[name] = {"best": r.best_params_, "ran": r.n_fits_run_, "loaded": r.n_fits_loaded_,
-                     "scores": {k: np.asarray(v, dtype=float).tolist() for k, v in r.cv_results_.items()
-                                if k.startswith(("split", "mean_test", "rank_test"))}}
+    with distributed.local_cluster(n_workers=2) as client:  # one cluster for the three Dask searches
+        dask = {"backend": "dask", "scheduler_address": client.scheduler.address}
+        for name, kw in [("workers", {"backend": "local", "n_jobs": 2}),
+                         ("dask", dask),
+                         ("dask_stored", {**dask, "store_dir": sys.argv[1]}),
+                         ("dask_again", {**dask, "store_dir": sys.argv[1]})]:
+            r = search.run_search(X, y, **common, **kw)
+            out[name] = {"best": r.best_params_, "ran": r.n_fits_run_, "loaded": r.n_fits_loaded_,
+                         "scores": {k: np.asarray(v, dtype=float).tolist() for k, v in r.cv_results_.items()
+                                    if k.startswith(("split", "mean_test", "rank_test"))}}
     print("RESULT" + json.dumps(out))
 """)
 
