@@ -92,7 +92,7 @@ def test_synthesis_and_retraining_artifacts(smoke):
     assert len(results) == 3 * len(P["seeds"]) * 2
     assert results["macro_f1"].between(0, 1).all()
     summary = run.read_csv("tabular/retrain/comparison_summary.csv")
-    assert set(summary["split"]) == {"val", "test"} and (summary["n_seeds"] == len(P["seeds"])).all()
+    assert set(summary["split"]) == {"val", "test"} and (summary["seeds"] == len(P["seeds"])).all()
     text = stdout_of(run.path / "notebooks" / "04_synthesize_retrain.ipynb")
     assert "split: test" in text
 
