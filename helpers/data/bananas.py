@@ -18,13 +18,9 @@ __all__ = ["BANANA_CLASSES", "draw_banana", "make_banana_dataset", "data_root", 
 
 BANANA_CLASSES = ("Lady Finger Banana", "Cavendish Banana", "Cultivated Banana")
 
-# Shape of each class, as ranges (low, high) drawn uniformly per fruit. The ranges overlap a
-# little so that the task is learnable but not trivial:
-#   length    -- fruit length as a fraction of the image side
-#   thickness -- maximum width / length
-#   curvature -- bend of the centre line (sagitta / length)
-#   facets    -- number of straight segments of the outline (few = angular)
-#   count     -- fruits per image (a small hand)
+# Per class, ranges (low, high) drawn uniformly per fruit, overlapping a little (learnable, not trivial):
+# length (fraction of the image side), thickness (width / length), curvature (bend / length), facets
+# (straight segments of the outline: few = angular), count (fruits per image), stalk, hue (RGB range).
 _BANANA_SHAPES = {
     "Lady Finger Banana": dict(length=(0.26, 0.42), thickness=(0.26, 0.36), curvature=(0.04, 0.14),
                                facets=(14, 24), count=(1, 4), stalk=(0.05, 0.09),
@@ -40,9 +36,7 @@ _BANANA_SHAPES = {
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """A random linear colour gradient with sensor-like noise (float32, H x W x 3, 0..255)."""
-    c0 = rng.uniform(40, 230, size=3)
-    c1 = rng.uniform(40, 230, size=3)
-    angle = rng.uniform(0, 2 * np.pi)
+    c0, c1, angle = rng.uniform(40, 230, size=3), rng.uniform(40, 230, size=3), rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / max(size - 1, 1)
     t = (np.cos(angle) * xx + np.sin(angle) * yy)
     t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
@@ -68,12 +62,8 @@ def _clutter(draw: ImageDraw.ImageDraw, rng: np.random.Generator, size: int) -> 
 
 def _banana_outline(rng: np.random.Generator, shape: dict, size: int, centre: np.ndarray,
                     scale: float, angle: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Polygon of one fruit, its centre line and the stalk end, in pixel coordinates.
-
-    The centre line is a quadratic Bezier curve; the width follows ``sin(pi t) ** p`` (blunt
-    ends for small ``p``); the outline is sampled at ``facets`` points, so few facets give the
-    angular cross-section of the Cultivated banana.
-    """
+    """Outline polygon, centre line and stalk of one fruit in pixels: a quadratic Bezier centre line, a
+    width ``sin(pi t) ** 0.55``, sampled at ``facets`` points (few: the angular Cultivated banana)."""
     length = rng.uniform(*shape["length"]) * size * scale
     thickness = rng.uniform(*shape["thickness"]) * length
     bend = rng.uniform(*shape["curvature"]) * length * rng.choice([-1.0, 1.0])
@@ -88,8 +78,7 @@ def _banana_outline(rng: np.random.Generator, shape: dict, size: int, centre: np
     upper, lower = line + normal * width[:, None], line - normal * width[:, None]
     polygon = np.concatenate([upper, lower[::-1]], axis=0)
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    polygon = polygon @ rot.T + centre
-    line = line @ rot.T + centre
+    polygon, line = polygon @ rot.T + centre, line @ rot.T + centre
     stalk_dir = (tangent[0] / np.linalg.norm(tangent[0])) @ rot.T
     stalk_len = rng.uniform(*shape["stalk"]) * size * scale
     stalk = np.stack([line[0], line[0] - stalk_dir * stalk_len])
@@ -97,26 +86,12 @@ def _banana_outline(rng: np.random.Generator, shape: dict, size: int, centre: np
 
 
 def draw_banana(cls: str, rng: np.random.Generator, size: int = 96) -> Image.Image:
-    """Draw one synthetic photo of the banana class ``cls`` (an RGB ``PIL.Image``).
-
-    Parameters
-    ----------
-    cls : str
-        One of :data:`BANANA_CLASSES`.
-    rng : numpy.random.Generator
-        Source of randomness (the image is a pure function of the generator's state).
-    size : int
-        Side of the square image in pixels.
-
-    Returns
-    -------
-    PIL.Image.Image
-    """
+    """One synthetic RGB photo (``size`` x ``size`` ``PIL.Image``) of the banana class ``cls``, a pure
+    function of the generator's state."""
     if cls not in _BANANA_SHAPES:
         raise ValueError(f"unknown banana class {cls!r}; expected one of {', '.join(BANANA_CLASSES)}")
     shape = _BANANA_SHAPES[cls]
-    ss = 2  # supersampling for smooth edges
-    big = size * ss
+    big = size * 2  # supersampling for smooth edges
     canvas = Image.fromarray(np.clip(_background(rng, big), 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     _clutter(draw, rng, big)
@@ -163,26 +138,8 @@ def draw_banana(cls: str, rng: np.random.Generator, size: int = 96) -> Image.Ima
 
 def make_banana_dataset(out_dir: str | os.PathLike, n_per_class: int = 60, image_size: int = 96,
                         seed: int = 0, formats: tuple[str, ...] = ("jpg", "png")) -> Path:
-    """Write the synthetic banana dataset: one folder per class of real JPEG/PNG files.
-
-    Parameters
-    ----------
-    out_dir : path
-        Folder to write into (created; existing files with the same names are overwritten).
-    n_per_class : int
-        Images per class (the reference study had 200).
-    image_size : int
-        Side of the square images in pixels.
-    seed : int
-        Same seed -> byte-identical files.
-    formats : tuple of str
-        File formats, used in turn (``"jpg"``/``"jpeg"``, ``"png"``, ``"webp"``, ``"bmp"``, ``"gif"``).
-
-    Returns
-    -------
-    pathlib.Path
-        ``out_dir``.
-    """
+    """Write ``n_per_class`` images per class (the reference study had 200) into ``out_dir/<class>/``, in
+    turn in ``formats`` (jpg, png, webp, bmp, gif); the same seed writes byte-identical files. Returns ``out_dir``."""
     if not isinstance(n_per_class, (int, np.integer)) or n_per_class < 1:
         raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
     if not isinstance(image_size, (int, np.integer)) or image_size < 16:
@@ -209,23 +166,12 @@ def make_banana_dataset(out_dir: str | os.PathLike, n_per_class: int = 60, image
 def data_root() -> Path:
     """Where generated data lives: ``$DL_DATA_DIR`` if set, else ``<repo>/data/embedded``."""
     env = os.environ.get("DL_DATA_DIR")
-    if env:
-        return Path(env).expanduser().resolve()
-    return repo_root() / "data" / "embedded"
+    return Path(env).expanduser().resolve() if env else repo_root() / "data" / "embedded"
 
 
 def embedded_banana_dir(n_per_class: int = 60, image_size: int = 96, seed: int = 0) -> Path:
-    """The embedded synthetic banana folder, generated once and reused.
-
-    Written atomically to ``data_root()/bananas-n{n}-s{size}-seed{seed}/`` (generated in a
-    temporary sibling folder, then renamed), so an interrupted generation never leaves a
-    half-filled dataset behind.
-
-    Returns
-    -------
-    pathlib.Path
-        The folder with one sub-folder per class.
-    """
+    """The embedded banana folder ``data_root()/bananas-n{n}-s{size}-seed{seed}/``, generated once (in a
+    temporary sibling folder, then renamed: an interruption never leaves half a dataset) and reused."""
     root = data_root()
     final = root / f"bananas-n{n_per_class}-s{image_size}-seed{seed}"
     if final.is_dir():

@@ -1,5 +1,6 @@
 """Image preprocessing against colour casts and low contrast: grey-world white balance and CLAHE
-(Zuiderveld 1994, OpenCV), the reference log's EXP10 preprocessing (notebook 08's "+CLAHE/WB" row)."""
+(Zuiderveld 1994, OpenCV), the reference log's EXP10 preprocessing (notebook 08's "+CLAHE/WB" row).
+Every function takes uint8 RGB images (N, H, W, 3) or one image (H, W, 3) and returns the same shape."""
 
 from __future__ import annotations
 
@@ -8,39 +9,24 @@ import numpy as np
 __all__ = ["clahe", "grey_world_white_balance", "clahe_white_balance", "PREPROCESSING", "preprocess_images"]
 
 
-def _check_images(images) -> np.ndarray:
+def _batch(images) -> tuple[np.ndarray, bool]:
+    """The images as a uint8 batch, and whether one image was given."""
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise ValueError(f"images must be uint8 (0..255), got dtype {images.dtype}")
-    if images.ndim == 3 and images.shape[-1] == 3:
-        images = images[None]
+    single = images.ndim == 3 and images.shape[-1] == 3
+    images = images[None] if single else images
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must have shape (N, H, W, 3) or (H, W, 3), got {images.shape}")
-    return images
+    return images, single
 
 
 def clahe(images, clip_limit: float = 2.0, tile_grid_size: tuple[int, int] = (8, 8)) -> np.ndarray:
-    """Contrast-limited adaptive histogram equalisation (Zuiderveld 1994) on the lightness channel.
-
-    Each RGB image is converted to CIE L*a*b* with OpenCV, ``cv2.createCLAHE`` equalises L, and the
-    image is converted back, so colours (hue) are kept.
-
-    Parameters
-    ----------
-    images : uint8 array (N, H, W, 3) or (H, W, 3), RGB
-    clip_limit : float
-        OpenCV's contrast limit (higher = stronger equalisation).
-    tile_grid_size : (int, int)
-        Number of tiles along height and width.
-
-    Returns
-    -------
-    numpy.ndarray of uint8, same shape as ``images``.
-    """
+    """Contrast-limited adaptive histogram equalisation of the lightness channel (CIE L*a*b*, so the
+    hue is kept), with OpenCV's ``clip_limit`` (higher = stronger) and ``tile_grid_size`` tiles."""
     import cv2
 
-    single = np.asarray(images).ndim == 3
-    images = _check_images(images)
+    images, single = _batch(images)
     if clip_limit <= 0:
         raise ValueError(f"clip_limit must be > 0, got {clip_limit!r}")
     op = cv2.createCLAHE(clipLimit=float(clip_limit), tileGridSize=tuple(int(t) for t in tile_grid_size))
@@ -53,20 +39,9 @@ def clahe(images, clip_limit: float = 2.0, tile_grid_size: tuple[int, int] = (8,
 
 
 def grey_world_white_balance(images) -> np.ndarray:
-    """Grey-world white balance: scale each channel so that its mean equals the image's grey mean.
-
-    Vectorised over the whole batch (no per-pixel loops). A channel that is all zero is left as is.
-
-    Parameters
-    ----------
-    images : uint8 array (N, H, W, 3) or (H, W, 3), RGB
-
-    Returns
-    -------
-    numpy.ndarray of uint8, same shape as ``images``.
-    """
-    single = np.asarray(images).ndim == 3
-    images = _check_images(images)
+    """Scale each channel so that its mean equals the image's grey mean (vectorised over the batch; an
+    all-zero channel is left as is)."""
+    images, single = _batch(images)
     x = images.astype(np.float32)
     channel_means = x.mean(axis=(1, 2), keepdims=True)  # (N, 1, 1, 3)
     grey = channel_means.mean(axis=-1, keepdims=True)
@@ -76,24 +51,17 @@ def grey_world_white_balance(images) -> np.ndarray:
 
 
 def clahe_white_balance(images, clip_limit: float = 2.0, tile_grid_size: tuple[int, int] = (8, 8)) -> np.ndarray:
-    """Grey-world white balance followed by CLAHE (the reference log's EXP10 preprocessing).
-
-    The log found this helps only *without* mean subtraction; the models here rescale by 1/255.
-    """
+    """Grey-world white balance, then CLAHE. The log found it helps only *without* mean subtraction;
+    the models here rescale by 1/255."""
     return clahe(grey_world_white_balance(images), clip_limit=clip_limit, tile_grid_size=tile_grid_size)
 
 
-PREPROCESSING = ("none", "clahe", "white_balance", "clahe_wb")
+PREPROCESSING = {"none": np.asarray, "clahe": clahe, "white_balance": grey_world_white_balance,
+                 "clahe_wb": clahe_white_balance}
 
 
 def preprocess_images(images, method: str | None) -> np.ndarray:
     """Apply a preprocessing ``method`` by name (``None``/``"none"`` returns the images unchanged)."""
-    if method is None or method == "none":
-        return np.asarray(images)
-    if method == "clahe":
-        return clahe(images)
-    if method == "white_balance":
-        return grey_world_white_balance(images)
-    if method == "clahe_wb":
-        return clahe_white_balance(images)
-    raise ValueError(f"unknown preprocessing {method!r}; expected one of {', '.join(PREPROCESSING)}")
+    if (method or "none") not in PREPROCESSING:
+        raise ValueError(f"unknown preprocessing {method!r}; expected one of {', '.join(PREPROCESSING)}")
+    return PREPROCESSING[method or "none"](images)

@@ -1,16 +1,6 @@
-"""Image data: the embedded synthetic banana dataset, a validating image-folder loader,
-duplicate-aware stratified splits and a ``tf.data`` input pipeline.
-
-The embedded dataset is written as real JPEG/PNG files, one folder per class, so exactly the
-same loader serves a real folder of photos (``data_dir``)::
-
-    data_dir/
-        Lady Finger Banana/  img001.jpg  img002.png ...
-        Cavendish Banana/    ...
-        Cultivated Banana/   ...
-
-TensorFlow is imported lazily (only by :func:`make_dataset` and :func:`augmentation_layers`).
-"""
+"""Image folders (``data_dir/<class name>/<image files>``): a validating loader, duplicate-aware stratified
+splits, the train/val/test arrays of notebooks 07 and 08, and a ``tf.data`` pipeline (TensorFlow imported
+lazily). The embedded bananas (:mod:`helpers.data.bananas`, re-exported here) are real JPEG/PNG files."""
 
 from __future__ import annotations
 
@@ -24,46 +14,21 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from helpers.data.bananas import (
-    BANANA_CLASSES,
-    data_root,
-    draw_banana,
-    embedded_banana_dir,
-    make_banana_dataset,
-)
+from helpers import plots
+from helpers.data.bananas import BANANA_CLASSES, data_root, embedded_banana_dir
 from helpers.env import op_determinism_enabled
 
-__all__ = [
-    "BANANA_CLASSES",
-    "data_root",
-    "draw_banana",
-    "ImageFolder",
-    "make_banana_dataset",
-    "embedded_banana_dir",
-    "load_image_folder",
-    "split_indices",
-    "split_dataset",
-    "make_dataset",
-    "augmentation_layers",
-    "show_images",
-]
+__all__ = ["BANANA_CLASSES", "data_root", "embedded_banana_dir", "ImageFolder", "read_image", "load_image_folder",
+           "split_indices", "split_dataset", "load_image_splits", "make_dataset", "augmentation_layers",
+           "show_images"]
 
-# --------------------------------------------------------------------------- loader
+
 @dataclass
 class ImageFolder:
-    """Images loaded from a class-per-folder directory.
-
-    Attributes
-    ----------
-    images : uint8 array, N x H x W x 3
-    labels : int array, N (index into ``class_names``)
-    class_names : list of str (sorted folder names)
-    paths : list of str (one per image)
-    groups : int array, N -- duplicate-group id; identical pixel content -> same id
-    formats : list of str -- format detected from the content (JPEG, PNG, WEBP, ...)
-    skipped : DataFrame (class, path, reason) -- files that were not loaded
-    summary : DataFrame, one row per class: found, loaded, skipped, duplicates
-    """
+    """Images loaded from a class-per-folder directory: ``images`` (uint8 N x H x W x 3), ``labels``
+    (index into ``class_names``, the sorted folder names), ``paths``, ``groups`` (the same id for the
+    same pixels: duplicates), ``formats`` (detected from the content), ``skipped`` (class, path, reason)
+    and ``summary`` (per class: found, loaded, skipped, duplicates; and a total row)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -76,10 +41,6 @@ class ImageFolder:
 
     def __len__(self) -> int:
         return len(self.labels)
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        return tuple(self.images.shape[1:3])
 
 
 def _as_hw(image_size) -> tuple[int, int]:
@@ -95,34 +56,23 @@ def _as_hw(image_size) -> tuple[int, int]:
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to RGB; transparency is composited over white."""
+    """Any Pillow mode as RGB; transparency is composited over white, 16-bit/float images are stretched."""
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA"):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
+        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, img.convert("RGBA")).convert("RGB")
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         arr = np.asarray(img, dtype=np.float64)
         lo, hi = float(arr.min()), float(arr.max())
         arr = (arr - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(arr)
         return Image.fromarray(arr.astype(np.uint8)).convert("RGB")
-    return img.convert("RGB") if img.mode != "RGB" else img
+    return img.convert("RGB")
 
 
 def read_image(path: str | os.PathLike, image_size) -> tuple[np.ndarray, str, str]:
-    """Decode one image file by its content and return (RGB uint8 array, format, content hash).
-
-    Large JPEGs are decoded at reduced scale (``Image.draft``) and other large images are
-    shrunk with ``reduce`` before the final resize, so several-thousand-pixel files do not
-    need much memory. The hash is of the decoded pixels (before resizing): identical content
-    under different names or extensions gets the same hash.
-
-    Raises
-    ------
-    PIL.UnidentifiedImageError, OSError, ValueError
-        When the file is not a readable image.
-    """
+    """Decode one image by its content: ``(RGB uint8 array, format, hash of the decoded pixels)``; huge files
+    are decoded at reduced scale (JPEG ``draft``, else ``reduce``). Raises UnidentifiedImageError, OSError..."""
     h, w = _as_hw(image_size)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -135,121 +85,82 @@ def read_image(path: str | os.PathLike, image_size) -> tuple[np.ndarray, str, st
             rgb = _to_rgb(img)
     digest = hashlib.sha1(rgb.tobytes() + repr(rgb.size).encode()).hexdigest()
     factor = min(rgb.width // (2 * w), rgb.height // (2 * h))
-    if factor >= 2:
-        rgb = rgb.reduce(factor)
+    rgb = rgb.reduce(factor) if factor >= 2 else rgb
     if rgb.size != (w, h):
         rgb = rgb.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0)
     return np.asarray(rgb, dtype=np.uint8), fmt, digest
 
 
+def _load_class(cdir: Path, label: int, size, max_per_class, out: dict) -> dict:
+    """Load one class folder into the lists of ``out``; return its summary row."""
+    files = sorted(p for p in cdir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise ValueError(f"class folder {cdir} is empty; expected at least one image file "
+                         "(remove the folder if the class is not wanted)")
+    hashes, reasons = [], []
+    for path in files:
+        if max_per_class is not None and len(hashes) >= max_per_class:
+            break
+        try:
+            arr, fmt, digest = read_image(path, size)
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
+                Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+            reason = ("not an image (content not recognised)" if isinstance(err, UnidentifiedImageError)
+                      else f"unreadable image: {type(err).__name__}: {err}")
+            out["skipped"].append({"class": cdir.name, "path": str(path), "reason": reason})
+            reasons.append(f"{path.name}: {reason}")
+            continue
+        for key, value in (("images", arr), ("labels", label), ("paths", str(path)), ("hashes", digest),
+                           ("formats", fmt)):
+            out[key].append(value)
+        hashes.append(digest)
+    if not hashes:
+        raise ValueError(f"class folder {cdir} has no loadable image ({'; '.join(reasons)}); expected JPEG, PNG, "
+                         "WEBP, GIF or BMP files")
+    return {"class": cdir.name, "found": len(files), "loaded": len(hashes), "skipped": len(reasons),
+            "duplicates": len(hashes) - len(set(hashes))}
+
+
 def load_image_folder(data_dir: str | os.PathLike, image_size=96, max_per_class: int | None = None) -> ImageFolder:
-    """Load a class-per-folder image directory, validating every file.
-
-    Parameters
-    ----------
-    data_dir : path
-        Folder with one sub-folder per class (hidden folders and loose files are ignored).
-    image_size : int or (height, width)
-        Every image is resized to this size (aspect ratio not kept, as Keras does).
-    max_per_class : int, optional
-        Load at most this many images per class (in sorted file order).
-
-    Returns
-    -------
-    ImageFolder
-        Images, labels, paths, duplicate groups, the skipped files with a reason and a per-class
-        summary (found, loaded, skipped, duplicates).
-
-    Raises
-    ------
-    FileNotFoundError
-        ``data_dir`` does not exist or is not a folder.
-    ValueError
-        Fewer than two class folders, an empty class folder, a class without any loadable image,
-        or a bad ``image_size``/``max_per_class``.
-    """
+    """Load a class-per-folder directory (hidden folders and loose files ignored), validating every file:
+    unreadable ones are skipped with a reason. Images are resized to ``image_size`` (int or (height, width),
+    as Keras does); ``max_per_class`` loads at most that many per class. A missing folder raises
+    FileNotFoundError; fewer than two classes, a class without any loadable image or a bad argument ValueError."""
     size = _as_hw(image_size)
     if max_per_class is not None and (not isinstance(max_per_class, (int, np.integer)) or max_per_class < 1):
         raise ValueError(f"max_per_class must be a positive integer or None, got {max_per_class!r}")
     root = Path(data_dir).expanduser()
-    if not root.exists():
-        raise FileNotFoundError(f"image folder {root} does not exist; expected a folder with one "
-                                "sub-folder of images per class")
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is a file, not a folder; expected a folder with one "
-                                "sub-folder of images per class")
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise FileNotFoundError(f"image folder {root} {what}; expected a folder with one sub-folder of images per class")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(class_dirs) < 2:
         found = ", ".join(p.name for p in class_dirs) or "none"
         raise ValueError(f"{root} has {len(class_dirs)} class folder(s) ({found}); expected at least "
                          "two sub-folders, one per class")
-    images, labels, paths, hashes, formats, skipped, rows = [], [], [], [], [], [], []
-    for label, cdir in enumerate(class_dirs):
-        files = sorted(p for p in cdir.rglob("*") if p.is_file() and not p.name.startswith("."))
-        if not files:
-            raise ValueError(f"class folder {cdir} is empty; expected at least one image file "
-                             "(remove the folder if the class is not wanted)")
-        loaded = n_skipped = 0
-        class_hashes = []
-        for path in files:
-            if max_per_class is not None and loaded >= max_per_class:
-                break
-            try:
-                arr, fmt, digest = read_image(path, size)
-            except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
-                    Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
-                reason = ("not an image (content not recognised)" if isinstance(err, UnidentifiedImageError)
-                          else f"unreadable image: {type(err).__name__}: {err}")
-                skipped.append({"class": cdir.name, "path": str(path), "reason": reason})
-                n_skipped += 1
-                continue
-            images.append(arr)
-            labels.append(label)
-            paths.append(str(path))
-            hashes.append(digest)
-            formats.append(fmt)
-            class_hashes.append(digest)
-            loaded += 1
-        if loaded == 0:
-            reasons = "; ".join(f"{Path(s['path']).name}: {s['reason']}" for s in skipped if s["class"] == cdir.name)
-            raise ValueError(f"class folder {cdir} has no loadable image ({reasons}); expected JPEG, PNG, "
-                             "WEBP, GIF or BMP files")
-        rows.append({"class": cdir.name, "found": len(files), "loaded": loaded, "skipped": n_skipped,
-                     "duplicates": loaded - len(set(class_hashes))})
+    out = {key: [] for key in ("images", "labels", "paths", "hashes", "formats", "skipped")}
+    summary = pd.DataFrame([_load_class(cdir, label, size, max_per_class, out) for label, cdir in enumerate(class_dirs)])
     group_of: dict[str, int] = {}
-    groups = np.array([group_of.setdefault(h, len(group_of)) for h in hashes], dtype=np.int64)
-    summary = pd.DataFrame(rows)
-    summary.loc[len(summary)] = {"class": "total", "found": summary["found"].sum(),
-                                 "loaded": summary["loaded"].sum(), "skipped": summary["skipped"].sum(),
+    groups = np.array([group_of.setdefault(h, len(group_of)) for h in out["hashes"]], dtype=np.int64)
+    summary.loc[len(summary)] = {"class": "total", **summary[["found", "loaded", "skipped"]].sum(),
                                  "duplicates": len(groups) - len(group_of)}
-    return ImageFolder(
-        images=np.stack(images).astype(np.uint8),
-        labels=np.asarray(labels, dtype=np.int64),
-        class_names=[p.name for p in class_dirs],
-        paths=paths,
-        groups=groups,
-        formats=formats,
-        skipped=pd.DataFrame(skipped, columns=["class", "path", "reason"]),
-        summary=summary,
-    )
+    return ImageFolder(np.stack(out["images"]).astype(np.uint8), np.asarray(out["labels"], dtype=np.int64),
+                       [p.name for p in class_dirs], out["paths"], groups, out["formats"],
+                       pd.DataFrame(out["skipped"], columns=["class", "path", "reason"]), summary)
 
 
 # --------------------------------------------------------------------------- splits
 def _take_groups(labels: np.ndarray, groups: np.ndarray, candidates: np.ndarray, fraction: float,
                  rng: np.random.Generator) -> np.ndarray:
-    """Pick whole duplicate groups from ``candidates`` (indices) so that about ``fraction`` of
-    each class is chosen. Returns a boolean mask over ``candidates``."""
+    """Whole duplicate groups from ``candidates`` (indices), about ``fraction`` of each class: a mask over them."""
     chosen = np.zeros(len(candidates), dtype=bool)
-    cand_groups = groups[candidates]
-    cand_labels = labels[candidates]
+    cand_groups, cand_labels = groups[candidates], labels[candidates]
     unique_groups = np.unique(cand_groups)
-    # a group's class is the most common label inside it
-    group_label = {g: np.bincount(cand_labels[cand_groups == g]).argmax() for g in unique_groups}
+    group_label = {g: np.bincount(cand_labels[cand_groups == g]).argmax() for g in unique_groups}  # majority label
     for cls in np.unique(cand_labels):
-        target = int(round(fraction * np.sum(cand_labels == cls)))
+        target, taken = int(round(fraction * np.sum(cand_labels == cls))), 0
         cls_groups = np.array([g for g in unique_groups if group_label[g] == cls])
         rng.shuffle(cls_groups)
-        taken = 0
         for g in cls_groups:
             if taken >= target:
                 break
@@ -263,24 +174,9 @@ def _take_groups(labels: np.ndarray, groups: np.ndarray, candidates: np.ndarray,
 
 def split_indices(labels, groups=None, test_size: float = 0.3, val_size: float = 0.3,
                   seed: int = 0) -> dict[str, np.ndarray]:
-    """Stratified, duplicate-aware train/val/test indices.
-
-    ``test_size`` of each class goes to test, then ``val_size`` of the rest to validation (the
-    reference study's "test 30 %, validation 30 % of train"). A duplicate group (same ``groups``
-    id) is always kept in one split, so no image leaks between train, val and test.
-
-    Parameters
-    ----------
-    labels : array of int, N
-    groups : array of int, N, optional (None: every image its own group)
-    test_size, val_size : float in [0, 1)
-    seed : int
-
-    Returns
-    -------
-    dict
-        ``{"train": idx, "val": idx, "test": idx}``, sorted integer index arrays.
-    """
+    """Stratified ``{"train", "val", "test"}`` sorted indices: ``test_size`` of each class to test, then
+    ``val_size`` of the rest to validation (the study's 30 % / 30 %). A duplicate group (same ``groups`` id;
+    None: every image its own) always stays in one split, so no image leaks between splits."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) == 0:
         raise ValueError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
@@ -290,8 +186,7 @@ def split_indices(labels, groups=None, test_size: float = 0.3, val_size: float =
     for name, value in (("test_size", test_size), ("val_size", val_size)):
         if not 0 <= value < 1:
             raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    rng = np.random.default_rng(seed)
-    all_idx = np.arange(len(labels))
+    rng, all_idx = np.random.default_rng(seed), np.arange(len(labels))
     test_mask = _take_groups(labels, groups, all_idx, test_size, rng)
     rest = all_idx[~test_mask]
     val_mask = _take_groups(labels, groups, rest, val_size, rng)
@@ -304,78 +199,56 @@ def split_indices(labels, groups=None, test_size: float = 0.3, val_size: float =
 
 def split_dataset(folder: ImageFolder, test_size: float = 0.3, val_size: float = 0.3,
                   seed: int = 0, return_indices: bool = False):
-    """Split an :class:`ImageFolder` into train/val/test ``(x, y)`` pairs.
-
-    Stratified and duplicate-aware (see :func:`split_indices`).
-
-    Returns
-    -------
-    dict
-        ``{"train": (x, y), "val": (x, y), "test": (x, y)}``; with ``return_indices=True`` a
-        pair ``(splits, indices)`` where ``indices`` maps each split to its image indices.
-    """
+    """``{"train": (x, y), "val": (x, y), "test": (x, y)}`` from an :class:`ImageFolder` (see
+    :func:`split_indices`); with ``return_indices`` also the image indices of each split."""
     idx = split_indices(folder.labels, folder.groups, test_size=test_size, val_size=val_size, seed=seed)
     splits = {name: (folder.images[i], folder.labels[i]) for name, i in idx.items()}
     return (splits, idx) if return_indices else splits
 
 
+def load_image_splits(data_dir=None, image_size: int = 32, n_per_class: int = 60, max_per_class: int | None = None,
+                      test_size: float = 0.3, val_size: float = 0.3, seed: int = 0,
+                      class_subset: list[str] | None = None):
+    """``(splits, class_names, folder)`` of an image folder (None: the embedded bananas, ``n_per_class`` each);
+    ``class_subset`` keeps these classes, relabelled 0..k-1 in the given order (two names: the binary case)."""
+    source = data_dir or embedded_banana_dir(n_per_class=int(n_per_class), image_size=max(96, int(image_size)))
+    folder = load_image_folder(source, image_size=image_size, max_per_class=max_per_class)
+    if class_subset:
+        missing = [c for c in class_subset if c not in folder.class_names]
+        if missing or len(class_subset) < 2:
+            raise ValueError(f"class_subset must name at least two classes of {folder.class_names}; got "
+                             f"{class_subset} (unknown: {missing})")
+        old = [folder.class_names.index(c) for c in class_subset]
+        keep = np.isin(folder.labels, old)
+        folder.images, folder.groups = folder.images[keep], folder.groups[keep]
+        folder.paths = [p for p, k in zip(folder.paths, keep) if k]
+        folder.labels = np.array([old.index(int(v)) for v in folder.labels[keep]], dtype=np.int64)
+        folder.class_names = list(class_subset)
+    splits = split_dataset(folder, test_size=test_size, val_size=val_size, seed=seed)
+    return splits, list(folder.class_names), folder
+
+
 # --------------------------------------------------------------------------- tf.data
-def augmentation_layers(seed: int = 0, rotation: float = 0.05, zoom: float = 0.2,
-                        translation: float = 0.1, flip: str = "horizontal_and_vertical"):
-    """Keras preprocessing layers for training-time augmentation (flip, rotation, zoom, shift).
-
-    Parameters
-    ----------
-    seed : int
-    rotation : float
-        Fraction of a full turn (0.05 = +-18 degrees).
-    zoom, translation : float
-        Fractions of the image size.
-    flip : str
-        ``"horizontal"``, ``"vertical"`` or ``"horizontal_and_vertical"``.
-
-    Returns
-    -------
-    keras.Sequential
-    """
+def augmentation_layers(seed: int = 0, rotation: float = 0.05, zoom: float = 0.2, translation: float = 0.1,
+                        flip: str | None = "horizontal_and_vertical", fill_mode: str = "reflect"):
+    """Training-time augmentation as a ``keras.Sequential``: ``flip`` (horizontal, vertical, both or None),
+    ``rotation`` (fraction of a turn: 0.05 = ±18°), ``zoom`` and ``translation`` (fractions of the size)."""
     import keras
 
-    return keras.Sequential([
-        keras.layers.RandomFlip(flip, seed=seed),
-        keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 1),
-        keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=seed + 2),
-        keras.layers.RandomTranslation(translation, translation, fill_mode="reflect", seed=seed + 3),
+    flips = [keras.layers.RandomFlip(flip, seed=seed)] if flip else []
+    return keras.Sequential(flips + [
+        keras.layers.RandomRotation(rotation, fill_mode=fill_mode, seed=seed + 1),
+        keras.layers.RandomZoom(zoom, fill_mode=fill_mode, seed=seed + 2),
+        keras.layers.RandomTranslation(translation, translation, fill_mode=fill_mode, seed=seed + 3),
     ], name="augmentation")
 
 
 def make_dataset(x, y=None, batch_size: int = 32, training: bool = False, augment=None, preprocess=None,
                  seed: int = 0, cache: bool = True):
-    """A ``tf.data.Dataset`` of ``(images, labels)`` batches from in-memory arrays.
-
-    Training: shuffle (seeded, reshuffled each epoch), batch, ``augment``, ``preprocess``,
-    prefetch. Evaluation (``training=False``): batch, ``preprocess``, cache, prefetch -- never
-    shuffled or augmented. Images enter as float32 copies, so ``preprocess`` never modifies
-    ``x`` in place.
-
-    Parameters
-    ----------
-    x : uint8 or float array, N x H x W x C
-    y : int array, N, optional (None: a dataset of images only)
-    batch_size : int
-    training : bool
-    augment : callable or None
-        E.g. :func:`augmentation_layers`; only used when ``training=True``.
-    preprocess : callable or None
-        E.g. a backbone's ``preprocess_input``; applied once, after augmentation.
-    seed : int
-    cache : bool
-
-    Returns
-    -------
-    tf.data.Dataset
-    """
+    """A ``tf.data.Dataset`` of ``(images, labels)`` batches (images only when ``y`` is None); images enter as
+    float32 copies. Training: cache, shuffle (seeded, anew each epoch), batch, ``augment``, ``preprocess`` (e.g.
+    a backbone's ``preprocess_input``), prefetch. Evaluation: batch, ``preprocess``, cache, prefetch."""
     import tensorflow as tf
-
 
     x = np.asarray(x)
     if x.ndim != 4:
@@ -384,12 +257,9 @@ def make_dataset(x, y=None, batch_size: int = 32, training: bool = False, augmen
         raise ValueError(f"x has {len(x)} images but y has {len(y)} labels; expected the same number")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    items = x if y is None else (x, np.asarray(y))
-    ds = tf.data.Dataset.from_tensor_slices(items)
+    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, np.asarray(y)))
     if training:
-        if cache:
-            ds = ds.cache()
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        ds = (ds.cache() if cache else ds).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
 
     def transform(images, *rest):
@@ -409,27 +279,9 @@ def make_dataset(x, y=None, batch_size: int = 32, training: bool = False, augmen
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-# --------------------------------------------------------------------------- display
 def show_images(images, titles=None, ncols: int = 6, size: float = 1.8, suptitle: str | None = None):
-    """A grid of images (uint8 or float 0..255) with optional titles; returns the Figure."""
-    import matplotlib.pyplot as plt
-
+    """A grid of images (uint8, or float in 0..255) with optional titles; returns the Figure."""
     images = np.asarray(images)
-    n = len(images)
-    if n == 0:
+    if len(images) == 0:
         raise ValueError("show_images got no images; expected at least one")
-    ncols = max(1, min(ncols, n))
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
-                             squeeze=False)
-    for i, ax in enumerate(axes.ravel()):
-        ax.axis("off")
-        if i < n:
-            img = images[i]
-            ax.imshow(np.clip(img, 0, 255).astype(np.uint8) if img.dtype != np.uint8 else img)
-            if titles is not None:
-                ax.set_title(str(titles[i]), fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
+    return plots.image_grid(np.clip(images, 0, 255).astype(np.uint8), titles, ncols, size, suptitle)

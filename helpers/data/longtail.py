@@ -20,20 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from helpers.runs import atomic_path
 
-__all__ = [
-    "long_tail_counts",
-    "make_long_tail",
-    "long_tail_splits",
-    "write_hdf5",
-    "read_hdf5",
-    "hdf5_class_names",
-    "hdf5_summary",
-    "hdf5_dataset",
-    "tail_classes",
-]
+__all__ = ["long_tail_counts", "make_long_tail", "long_tail_splits", "tail_classes", "write_hdf5", "read_hdf5",
+           "hdf5_class_names", "hdf5_summary", "hdf5_dataset"]
 
 
 def _check_ratio(imbalance_ratio: float) -> float:
@@ -45,58 +37,22 @@ def _check_ratio(imbalance_ratio: float) -> float:
 
 
 def long_tail_counts(n_max: int, num_classes: int, imbalance_ratio: float) -> np.ndarray:
-    """Exponential long-tail class sizes: ``n_i = n_max * imbalance_ratio ** (-i / (C - 1))``.
-
-    Class 0 keeps ``n_max`` samples, the last class ``n_max / imbalance_ratio`` (at least 1);
-    sizes are rounded down.
-
-    Parameters
-    ----------
-    n_max : int (>= 1)
-    num_classes : int (>= 1)
-    imbalance_ratio : float (>= 1)
-
-    Returns
-    -------
-    numpy.ndarray of int, shape (num_classes,), non-increasing.
-    """
+    """Exponential long-tail class sizes ``n_i = n_max * imbalance_ratio ** (-i / (C - 1))``, rounded down:
+    class 0 keeps ``n_max``, the last ``n_max / imbalance_ratio`` (at least 1)."""
     ratio = _check_ratio(imbalance_ratio)
     if int(n_max) < 1 or int(num_classes) < 1:
         raise ValueError(f"n_max and num_classes must be >= 1, got n_max={n_max!r}, num_classes={num_classes!r}")
     if num_classes == 1:
         return np.array([int(n_max)])
     exponents = np.arange(num_classes) / (num_classes - 1)
-    counts = np.floor(int(n_max) * ratio ** (-exponents) + 1e-9).astype(int)
-    return np.maximum(counts, 1)
+    return np.maximum(np.floor(int(n_max) * ratio ** (-exponents) + 1e-9).astype(int), 1)
 
 
 def make_long_tail(x, y, imbalance_ratio: float, seed: int = 0, class_order: Sequence[int] | None = None,
                    n_max: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Subsample ``(x, y)`` to an exponential long tail.
-
-    Parameters
-    ----------
-    x : array, N x ...
-    y : array of int, N (class indices 0 .. C-1)
-    imbalance_ratio : float >= 1
-        Size of the largest class over the smallest.
-    seed : int
-        Which samples are kept (same seed -> same subset).
-    class_order : sequence of int, optional
-        Classes from head (most samples) to tail; default 0, 1, ..., C-1.
-    n_max : int, optional
-        Size of the head class; default: the number of samples of the head class.
-
-    Returns
-    -------
-    (x_lt, y_lt, counts)
-        The kept samples (in their original order) and the kept count per class index.
-
-    Raises
-    ------
-    ValueError
-        ``imbalance_ratio < 1``, a class that has fewer samples than its target, or a bad ``class_order``.
-    """
+    """``(x_lt, y_lt, counts)``: ``(x, y)`` subsampled (``seed``) to an exponential long tail, in the original
+    order, and the count per class. ``class_order``: head to tail (default 0, 1, ...); ``n_max``: the head's
+    size (default: all its samples). Too few samples for a target or a ratio below 1 raise ValueError."""
     ratio = _check_ratio(imbalance_ratio)
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != len(x):
@@ -108,9 +64,7 @@ def make_long_tail(x, y, imbalance_ratio: float, seed: int = 0, class_order: Seq
     available = np.bincount(y, minlength=num_classes)
     head = int(n_max) if n_max is not None else int(available[order[0]])
     targets = long_tail_counts(head, num_classes, ratio)
-    rng = np.random.default_rng(seed)
-    keep = []
-    counts = np.zeros(num_classes, dtype=int)
+    rng, keep, counts = np.random.default_rng(seed), [], np.zeros(num_classes, dtype=int)
     for rank, cls in enumerate(order):
         idx = np.flatnonzero(y == cls)
         if targets[rank] > len(idx):
@@ -124,25 +78,18 @@ def make_long_tail(x, y, imbalance_ratio: float, seed: int = 0, class_order: Seq
 
 def long_tail_splits(splits: Mapping[str, tuple], imbalance_ratio: float, seed: int = 0,
                      class_order: Sequence[int] | None = None, n_max: int | None = None) -> dict:
-    """Long-tail only the ``train`` split of ``{"train": (x, y), "val": ..., "test": ...}``.
-
-    Validation and test stay as they are (balanced), so per-class metrics are measured fairly.
-    Returns a new dict of the same shape.
-    """
+    """A copy of ``{"train": (x, y), "val": ..., "test": ...}`` with only ``train`` long-tailed: validation
+    and test stay balanced, so per-class metrics are measured fairly."""
     if "train" not in splits:
         raise ValueError(f"splits must contain 'train'; it has {sorted(splits)}")
     x, y = splits["train"]
     x_lt, y_lt, _ = make_long_tail(x, y, imbalance_ratio, seed=seed, class_order=class_order, n_max=n_max)
-    out = dict(splits)
-    out["train"] = (x_lt, y_lt)
-    return out
+    return {**splits, "train": (x_lt, y_lt)}
 
 
 def tail_classes(counts: Sequence[int], fraction: float = 1 / 3) -> np.ndarray:
-    """Indices of the tail: the rarest ``fraction`` of the classes by training count (at least one).
-
-    Ties are broken by class index (the higher index counts as rarer).
-    """
+    """Indices of the tail: the rarest ``fraction`` of the classes by training count (at least one; on a
+    tie the higher index counts as rarer)."""
     counts = np.asarray(counts)
     if counts.ndim != 1 or counts.size == 0:
         raise ValueError(f"counts must be a non-empty 1-D array, got shape {counts.shape}")
@@ -156,24 +103,8 @@ def tail_classes(counts: Sequence[int], fraction: float = 1 / 3) -> np.ndarray:
 # --------------------------------------------------------------------------- HDF5
 def write_hdf5(path: str | os.PathLike, splits: Mapping[str, tuple], class_names: Sequence[str],
                attrs: Mapping[str, Any] | None = None, compression: str | None = "lzf") -> Path:
-    """Write ``{split: (images uint8 NxHxWx3, labels int)}`` and the class names to one HDF5 file.
-
-    The file is written atomically (temporary file, then rename).
-
-    Parameters
-    ----------
-    path : path of the ``.h5`` file
-    splits : mapping split name -> (images, labels)
-    class_names : sequence of str
-    attrs : mapping, optional
-        Extra file attributes (numbers, strings or lists of them).
-    compression : str or None
-        h5py compression filter (``"lzf"`` is fast; None for none).
-
-    Returns
-    -------
-    pathlib.Path
-    """
+    """Write ``{split: (images uint8 N x H x W x 3, labels int)}``, the class names and ``attrs`` (numbers,
+    strings or lists of them) to one HDF5 file, atomically; ``compression`` is h5py's filter. Returns the path."""
     import h5py
 
     if not splits:
@@ -232,8 +163,6 @@ def hdf5_class_names(path: str | os.PathLike) -> list[str]:
 
 def hdf5_summary(path: str | os.PathLike):
     """One row per split and class: the number of images (a DataFrame with split, class, count)."""
-    import pandas as pd
-
     names = hdf5_class_names(path)
     rows = []
     with _open(path) as f:
@@ -246,14 +175,10 @@ def hdf5_summary(path: str | os.PathLike):
 
 
 def read_hdf5(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read one split fully into memory: ``(images uint8, labels int64)``.
-
-    Raises FileNotFoundError for a missing file and ValueError naming the file and the missing
-    dataset key (e.g. ``'val/images'``).
-    """
+    """One split fully in memory: ``(images uint8, labels int64)``. A missing file raises FileNotFoundError,
+    a missing split ValueError naming the file and key (e.g. ``'val/images'``)."""
     with _open(path) as f:
-        x = _require(f, f"{split}/images")[()]
-        y = _require(f, f"{split}/labels")[()]
+        x, y = _require(f, f"{split}/images")[()], _require(f, f"{split}/labels")[()]
     if len(x) != len(y):
         raise ValueError(f"HDF5 file {path}: {split}/images has {len(x)} rows but {split}/labels has {len(y)}")
     return x, y.astype(np.int64)
@@ -262,33 +187,10 @@ def read_hdf5(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarr
 def hdf5_dataset(path: str | os.PathLike, split: str, batch_size: int = 32, shuffle: bool = False,
                  seed: int = 0, block_size: int = 256, preprocess: Callable[[np.ndarray], np.ndarray] | None = None,
                  num_classes: int | None = None, label_smoothing: float = 0.0):
-    """A ``tf.data.Dataset`` of ``(images, labels)`` batches streamed from an HDF5 split.
-
-    The file is read block by block (``block_size`` images at a time), so a dataset larger than
-    memory can be used. With ``shuffle`` the order of the blocks and of the images inside each
-    block changes every epoch (seeded by ``seed`` and the epoch number).
-
-    Parameters
-    ----------
-    path, split : the file and split (``"train"``, ``"val"``, ``"test"``)
-    batch_size : int
-    shuffle : bool
-    seed : int
-    block_size : int
-        Images read per disk access.
-    preprocess : callable, optional
-        NumPy function on a uint8 block (N x H x W x 3) -> uint8 block, e.g.
-        :func:`helpers.data.enhancement.clahe_white_balance`.
-    num_classes : int, optional
-        Give it to get one-hot float labels (needed for label smoothing); None keeps int labels.
-    label_smoothing : float
-        Smoothing baked into the one-hot labels (requires ``num_classes``).
-
-    Returns
-    -------
-    tf.data.Dataset
-        Images as uint8, labels int64 (N,) or float32 (N, num_classes).
-    """
+    """A ``tf.data.Dataset`` of ``(images uint8, labels)`` batches streamed from an HDF5 split ``block_size``
+    images at a time (larger than memory works). ``shuffle``: a new order of blocks and images every epoch
+    (seeded); ``preprocess``: a NumPy function on a uint8 block (e.g. ``enhancement.clahe_white_balance``);
+    ``num_classes``: one-hot float32 labels (else int64) with ``label_smoothing`` baked in."""
     import tensorflow as tf
 
     if int(batch_size) < 1 or int(block_size) < 1:
@@ -312,10 +214,8 @@ def hdf5_dataset(path: str | os.PathLike, split: str, batch_size: int = 32, shuf
         with _open(path) as f:
             xs, ys = f[f"{split}/images"], f[f"{split}/labels"]
             for start in starts:
-                x = xs[start:start + block_size]
-                y = ys[start:start + block_size].astype(np.int64)
-                if preprocess is not None:
-                    x = preprocess(x)
+                x, y = xs[start:start + block_size], ys[start:start + block_size].astype(np.int64)
+                x = x if preprocess is None else preprocess(x)
                 if shuffle:
                     perm = rng.permutation(len(x))
                     x, y = x[perm], y[perm]
@@ -324,15 +224,9 @@ def hdf5_dataset(path: str | os.PathLike, split: str, batch_size: int = 32, shuf
 
     ds = tf.data.Dataset.from_generator(generate, output_signature=(
         tf.TensorSpec(shape=(None, *shape), dtype=tf.uint8), tf.TensorSpec(shape=(None,), dtype=tf.int64)))
-    block_lengths = [min(int(block_size), n - start) for start in range(0, n, int(block_size))]
-    n_batches = sum(-(-length // int(batch_size)) for length in block_lengths)
+    n_batches = sum(-(-min(int(block_size), n - start) // int(batch_size)) for start in range(0, n, int(block_size)))
     ds = ds.apply(tf.data.experimental.assert_cardinality(n_batches))  # Keras then knows the epoch length
     if num_classes:
         k, eps = int(num_classes), float(label_smoothing)
-
-        def to_one_hot(x, y):
-            onehot = tf.one_hot(y, k, dtype=tf.float32)
-            return x, onehot * (1.0 - eps) + eps / k
-
-        ds = ds.map(to_one_hot)
+        ds = ds.map(lambda x, y: (x, tf.one_hot(y, k, dtype=tf.float32) * (1.0 - eps) + eps / k))
     return ds.prefetch(tf.data.AUTOTUNE)

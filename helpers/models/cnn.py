@@ -1,19 +1,14 @@
-"""CNN architectures from short spec strings, a small CIFAR-style ResNet, and the experiment
-families of the "how to choose a CNN architecture" study (notebook 07).
+"""CNNs from short spec strings, a small CIFAR-style ResNet, and the families of notebook 07.
 
-Spec notation (tokens separated by ``-``; square brackets only group and are ignored)::
+Spec notation (tokens separated by ``-``; square brackets only group)::
 
-    32C3      convolution, 32 feature maps, 3x3 kernel, stride 1, 'same' padding, ReLU
-    24C5S2    convolution, 24 maps, 5x5 kernel, stride 2 (a learnable down-sampling)
-    P2        max pooling 2x2 with stride 2 (Pn: n x n, stride n)
-    BN        batch normalisation
-    D3        dropout with rate 0.3: the digits are the decimals, D45 = 0.45, D05 = 0.05, D0 = none
-    512       fully connected (dense) layer with 512 units, ReLU
-    F, GAP    flatten / global average pooling (a Flatten is inserted before the first dense layer
-              and before the output when the features are still an image)
+    32C3      convolution, 32 maps, 3x3 kernel, stride 1, 'same' padding, ReLU
+    24C5S2    convolution with stride 2 (a learnable down-sampling)
+    P2        max pooling 2x2, stride 2          BN       batch normalisation
+    D3        dropout 0.3 (D45 = 0.45, D0 = none) 512      dense layer of 512 units, ReLU
+    F, GAP    flatten / global average pooling (a Flatten is added before a dense layer when needed)
 
-Example: ``"[32C3-P2]-[64C3-P2]-512-D3"``. A bad token raises ``ValueError`` naming the token,
-its position and what was expected. The output layer is added by :func:`build_cnn`.
+Example ``"[32C3-P2]-[64C3-P2]-512-D3"``; :func:`build_cnn` adds the rescaling input and the output layer.
 """
 
 from __future__ import annotations
@@ -26,29 +21,16 @@ from typing import Any
 import numpy as np
 
 from helpers import layout
+from helpers.data.images import augmentation_layers
 
-__all__ = [
-    "LayerSpec",
-    "parse_spec",
-    "spec_output_shape",
-    "build_cnn",
-    "build_resnet",
-    "brief_augmentation",
-    "output_config",
-    "predict_classes",
-    "Variant",
-    "FAMILIES",
-    "family_variants",
-    "custom_variants",
-]
+__all__ = ["LayerSpec", "parse_spec", "spec_output_shape", "build_cnn", "build_resnet", "brief_augmentation",
+           "output_config", "predict_classes", "Variant", "FAMILIES", "family_variants", "custom_variants"]
 
 TOKEN_HELP = ("expected NNCk (conv, e.g. 32C3), NNCkSs (strided conv, e.g. 32C5S2), Pn (max-pool, e.g. P2), "
               "Dx (dropout 0.x, e.g. D3), NNN (dense units, e.g. 512), BN, F or GAP")
-
-_CONV = re.compile(r"^(\d+)C(\d+)(?:S(\d+))?$")
-_POOL = re.compile(r"^P(\d+)$")
-_DROP = re.compile(r"^D(\d+)$")
-_DENSE = re.compile(r"^(\d+)$")
+_CONV, _POOL, _DROP, _DENSE = (re.compile(p) for p in (r"^(\d+)C(\d+)(?:S(\d+))?$", r"^P(\d+)$", r"^D(\d+)$",
+                                                        r"^(\d+)$"))
+_SIMPLE = {"BN": "batchnorm", "F": "flatten", "FLATTEN": "flatten", "GAP": "gap"}
 
 
 @dataclass(frozen=True)
@@ -66,124 +48,82 @@ class LayerSpec:
     units: int | None = None
 
 
-def _bad(spec: str, token: str, position: int, column: int, why: str) -> ValueError:
-    return ValueError(
-        f"bad token {token!r} at position {position} (character {column}) of spec {spec!r}: {why}"
-    )
+def _token(token: str, position: int) -> tuple[LayerSpec | None, str]:
+    """The layer of one token, or None and why it is wrong."""
+    if m := _CONV.match(token):
+        filters, kernel, stride = int(m[1]), int(m[2]), int(m[3] or 1)
+        if min(filters, kernel, stride) < 1:
+            return None, "feature maps, kernel size and stride must be >= 1"
+        return LayerSpec("conv", token, position, filters=filters, kernel=kernel, stride=stride), ""
+    if m := _POOL.match(token):
+        ok = int(m[1]) >= 1
+        return (LayerSpec("pool", token, position, pool=int(m[1])), "") if ok else (None, "the pooling size must be >= 1")
+    if m := _DROP.match(token):
+        return LayerSpec("dropout", token, position, rate=float("0." + m[1])), ""
+    if m := _DENSE.match(token):
+        if int(m[1]) < 1:
+            return None, "a dense layer needs at least one unit (leave the token out for 'no dense layer')"
+        return LayerSpec("dense", token, position, units=int(m[1])), ""
+    if token in _SIMPLE:
+        return LayerSpec(_SIMPLE[token], token, position), ""
+    return None, TOKEN_HELP if token else "empty token (two '-' in a row or a trailing '-'?)"
 
 
 def parse_spec(spec: str) -> list[LayerSpec]:
-    """Parse an architecture spec string into layer specs.
-
-    Parameters
-    ----------
-    spec : str
-        E.g. ``"[32C3-P2]-[64C3-P2]-512-D3"`` (see the module docstring for the notation).
-
-    Returns
-    -------
-    list of LayerSpec
-
-    Raises
-    ------
-    ValueError
-        The spec is empty, a token is not understood, a number is zero, or a convolution/pooling
-        token comes after the features were flattened (the message names the token and position).
-    """
+    """The layers of ``spec`` (e.g. ``"[32C3-P2]-[64C3-P2]-512-D3"``); a ValueError names the bad token, its
+    position and character, and what was expected."""
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"spec must be a non-empty string such as '32C3-P2-64C3-P2-512-D3', got {spec!r}")
     if spec.count("[") != spec.count("]"):
         raise ValueError(f"spec {spec!r} has unbalanced brackets: {spec.count('[')} '[' and {spec.count(']')} ']'")
-    layers: list[LayerSpec] = []
-    flat = False
-    column = 0
+    layers, flat, column = [], False, 0
     for position, raw in enumerate(spec.split("-"), start=1):
         col = column + 1 + (len(raw) - len(raw.lstrip(" [")))
         column += len(raw) + 1
         token = raw.strip().strip("[]").strip().upper()
-        if not token:
-            raise _bad(spec, raw, position, col, "empty token (two '-' in a row or a trailing '-'?)")
-        if m := _CONV.match(token):
-            filters, kernel, stride = int(m[1]), int(m[2]), int(m[3] or 1)
-            if min(filters, kernel, stride) < 1:
-                raise _bad(spec, token, position, col, "feature maps, kernel size and stride must be >= 1")
-            layer = LayerSpec("conv", token, position, filters=filters, kernel=kernel, stride=stride)
-        elif m := _POOL.match(token):
-            if int(m[1]) < 1:
-                raise _bad(spec, token, position, col, "the pooling size must be >= 1")
-            layer = LayerSpec("pool", token, position, pool=int(m[1]))
-        elif m := _DROP.match(token):
-            layer = LayerSpec("dropout", token, position, rate=float("0." + m[1]))
-        elif m := _DENSE.match(token):
-            if int(m[1]) < 1:
-                raise _bad(spec, token, position, col, "a dense layer needs at least one unit "
-                           "(leave the token out for 'no dense layer')")
-            layer = LayerSpec("dense", token, position, units=int(m[1]))
-        elif token == "BN":
-            layer = LayerSpec("batchnorm", token, position)
-        elif token in ("F", "FLATTEN"):
-            layer = LayerSpec("flatten", token, position)
-        elif token == "GAP":
-            layer = LayerSpec("gap", token, position)
-        else:
-            raise _bad(spec, raw.strip(), position, col, TOKEN_HELP)
-        if layer.kind in ("conv", "pool") and flat:
-            raise _bad(spec, token, position, col, "convolution and pooling must come before the "
-                       "features are flattened (before F, GAP and dense layers)")
-        if layer.kind in ("flatten", "gap") and flat:
-            raise _bad(spec, token, position, col, "the features are already flat")
+        layer, why = _token(token, position)
+        if layer and layer.kind in ("conv", "pool") and flat:
+            layer, why = None, ("convolution and pooling must come before the features are flattened "
+                                "(before F, GAP and dense layers)")
+        elif layer and layer.kind in ("flatten", "gap") and flat:
+            layer, why = None, "the features are already flat"
+        if layer is None:
+            shown = token if why != TOKEN_HELP else raw.strip()
+            raise ValueError(f"bad token {shown!r} at position {position} (character {col}) of spec {spec!r}: {why}")
         flat = flat or layer.kind in ("dense", "flatten", "gap")
         layers.append(layer)
     return layers
 
 
 def spec_output_shape(spec: str | list[LayerSpec], input_shape: tuple[int, int, int]) -> tuple[int, ...]:
-    """Shape of the features after the spec's layers (before the output layer).
-
-    Raises ValueError naming the token that shrinks the feature map below 1 pixel.
-    """
+    """Shape of the features after the spec's layers (before the output layer); a ValueError names the
+    token that pools the feature map to nothing."""
     layers = parse_spec(spec) if isinstance(spec, str) else spec
-    h, w, c = (int(v) for v in input_shape)
-    flat: int | None = None
+    (h, w, c), flat = (int(v) for v in input_shape), None
     for layer in layers:
         if layer.kind == "conv":
             h, w, c = math.ceil(h / layer.stride), math.ceil(w / layer.stride), layer.filters
         elif layer.kind == "pool":
             if h // layer.pool < 1 or w // layer.pool < 1:
-                raise ValueError(
-                    f"token {layer.token!r} at position {layer.position} pools a {h}x{w} feature map "
-                    f"to nothing; use a larger image_size or fewer pooling layers")
+                raise ValueError(f"token {layer.token!r} at position {layer.position} pools a {h}x{w} feature map "
+                                 "to nothing; use a larger image_size or fewer pooling layers")
             h, w = h // layer.pool, w // layer.pool
         elif layer.kind == "flatten" or (layer.kind == "dense" and flat is None):
             flat = h * w * c
         elif layer.kind == "gap":
             flat = c
-        if layer.kind == "dense":
-            flat = layer.units
+        flat = layer.units if layer.kind == "dense" else flat
     return (flat,) if flat is not None else (h, w, c)
 
 
 def brief_augmentation(seed: int = 0):
-    """The augmentation of the architecture study: rotation ±10°, zoom 10 %, shifts 10 %.
-
-    Returns a ``keras.Sequential`` of preprocessing layers (active only in training).
-    """
-    import keras
-
-    return keras.Sequential([
-        keras.layers.RandomRotation(10 / 360, fill_mode="nearest", seed=seed),
-        keras.layers.RandomZoom(0.1, fill_mode="nearest", seed=seed + 1),
-        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed + 2),
-    ], name="augmentation")
+    """The study's augmentation (training only): rotation ±10°, zoom 10 %, shifts 10 % (a ``keras.Sequential``)."""
+    return augmentation_layers(seed, rotation=10 / 360, zoom=0.1, translation=0.1, flip=None, fill_mode="nearest")
 
 
 def output_config(num_classes: int, binary: bool | None = None) -> dict[str, Any]:
-    """Output units, activation and loss for ``num_classes``.
-
-    One sigmoid unit with binary cross-entropy when ``num_classes == 1``, or ``num_classes == 2``
-    and ``binary`` is True; otherwise ``num_classes`` softmax units with sparse categorical
-    cross-entropy (integer labels).
-    """
+    """Output units, activation and loss: one sigmoid unit with binary cross-entropy for ``num_classes`` 1
+    (or 2 with ``binary``), else ``num_classes`` softmax units with sparse categorical cross-entropy."""
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
     if binary and num_classes not in (1, 2):
@@ -195,33 +135,11 @@ def output_config(num_classes: int, binary: bool | None = None) -> dict[str, Any
 
 
 def build_cnn(spec: str, input_shape: tuple[int, int, int], num_classes: int, augment: bool = False,
-              binary: bool | None = None, learning_rate: float = 1e-3, compile: bool = True,
-              seed: int = 0, name: str | None = None):
-    """A Keras CNN from a spec string (inputs are uint8-range images; the model rescales by 1/255).
-
-    Parameters
-    ----------
-    spec : str
-        Architecture, e.g. ``"[32C3-P2]-[64C3-P2]-512-D3"`` (see :func:`parse_spec`).
-    input_shape : (height, width, channels)
-    num_classes : int
-        Number of classes; see :func:`output_config` for the binary case.
-    augment : bool
-        Add :func:`brief_augmentation` after the input (active in training only).
-    binary : bool, optional
-        With ``num_classes=2``: one sigmoid unit instead of two softmax units.
-    learning_rate : float
-        Adam's learning rate (when ``compile``).
-    compile : bool
-        Compile with Adam, the matching loss and ``accuracy``.
-    seed : int
-        Seed of the augmentation layers.
-    name : str, optional
-
-    Returns
-    -------
-    keras.Model
-    """
+              binary: bool | None = None, learning_rate: float = 1e-3, compile: bool = True, seed: int = 0,
+              name: str | None = None):
+    """A Keras CNN from ``spec`` for uint8-range images (rescaled by 1/255 inside); ``augment`` adds
+    :func:`brief_augmentation`, ``binary`` one sigmoid unit for two classes, ``compile`` Adam(``learning_rate``),
+    the matching loss and accuracy; ``seed`` seeds augmentation and dropout. Layers are named by token."""
     import keras
     from keras import layers as L
 
@@ -230,31 +148,29 @@ def build_cnn(spec: str, input_shape: tuple[int, int, int], num_classes: int, au
     out = output_config(num_classes, binary)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = L.Rescaling(1.0 / 255, name="rescale")(inputs)
-    if augment:
-        x = brief_augmentation(seed)(x)
+    x = brief_augmentation(seed)(x) if augment else x
     flat = False
     for layer in layer_specs:
         tag = f"{layer.position:02d}_{layer.token.lower()}"
+        if layer.kind == "dense" and not flat:
+            x = L.Flatten(name=f"flatten{tag}")(x)
+        flat = flat or layer.kind in ("dense", "flatten", "gap")
         if layer.kind == "conv":
-            x = L.Conv2D(layer.filters, layer.kernel, strides=layer.stride, padding="same",
-                         activation="relu", name=f"conv{tag}")(x)
+            x = L.Conv2D(layer.filters, layer.kernel, strides=layer.stride, padding="same", activation="relu",
+                         name=f"conv{tag}")(x)
         elif layer.kind == "pool":
             x = L.MaxPooling2D(layer.pool, name=f"pool{tag}")(x)
         elif layer.kind == "batchnorm":
             x = L.BatchNormalization(name=f"bn{tag}")(x)
-        elif layer.kind == "dropout":
-            if layer.rate > 0:
-                x = L.Dropout(layer.rate, seed=seed, name=f"dropout{tag}")(x)
+        elif layer.kind == "dropout" and layer.rate > 0:
+            x = L.Dropout(layer.rate, seed=seed, name=f"dropout{tag}")(x)
         elif layer.kind == "flatten":
-            x, flat = L.Flatten(name=f"flatten{tag}")(x), True
+            x = L.Flatten(name=f"flatten{tag}")(x)
         elif layer.kind == "gap":
-            x, flat = L.GlobalAveragePooling2D(name=f"gap{tag}")(x), True
+            x = L.GlobalAveragePooling2D(name=f"gap{tag}")(x)
         elif layer.kind == "dense":
-            if not flat:
-                x, flat = L.Flatten(name=f"flatten{tag}")(x), True
             x = L.Dense(layer.units, activation="relu", name=f"dense{tag}")(x)
-    if not flat:
-        x = L.Flatten(name="flatten")(x)
+    x = x if flat else L.Flatten(name="flatten")(x)
     # dtype float32: under the mixed_float16 policy the probabilities (and the loss) stay float32
     outputs = L.Dense(out["units"], activation=out["activation"], dtype="float32", name="output")(x)
     model = keras.Model(inputs, outputs, name=name or "cnn")
@@ -265,24 +181,9 @@ def build_cnn(spec: str, input_shape: tuple[int, int, int], num_classes: int, au
 
 def build_resnet(input_shape: tuple[int, int, int], num_classes: int, blocks_per_stage: int = 1,
                  base_filters: int = 16, name: str | None = None):
-    """A small CIFAR-style ResNet (He et al. 2016, v1): depth ``6 * blocks_per_stage + 2``.
-
-    3x3 conv -> three stages of residual blocks with ``base_filters``, 2x and 4x maps (stride 2 at
-    the start of stages 2 and 3, 1x1 projection shortcuts) -> global average pooling -> softmax.
-    Inputs are uint8-range images (rescaled by 1/255 inside). Returned uncompiled.
-
-    Parameters
-    ----------
-    input_shape : (height, width, channels)
-    num_classes : int (>= 2)
-    blocks_per_stage : int
-        1 gives ResNet-8, 3 gives the ResNet-20 of the paper.
-    base_filters : int
-
-    Returns
-    -------
-    keras.Model
-    """
+    """The reference small CIFAR-style ResNet v1 (He et al. 2016; notebook 08 writes it out), uncompiled: depth
+    ``6 * blocks_per_stage + 2``; 3x3 conv, three stages of residual blocks with ``base_filters``, 2x, 4x maps
+    (stride 2 and a 1x1 projection at the start of stages 2 and 3), global average pooling, softmax."""
     import keras
     from keras import layers as L
 
@@ -292,21 +193,18 @@ def build_resnet(input_shape: tuple[int, int, int], num_classes: int, blocks_per
         raise ValueError(f"build_resnet needs num_classes >= 2, got {num_classes}")
 
     def conv_bn(x, filters, stride=1, relu=True, tag=""):
-        x = L.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
-                     kernel_initializer="he_normal", name=f"{tag}_conv")(x)
+        x = L.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, kernel_initializer="he_normal",
+                     name=f"{tag}_conv")(x)
         x = L.BatchNormalization(name=f"{tag}_bn")(x)
         return L.Activation("relu", name=f"{tag}_relu")(x) if relu else x
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = L.Rescaling(1.0 / 255, name="rescale")(inputs)
-    x = conv_bn(x, base_filters, tag="stem")
+    x = conv_bn(L.Rescaling(1.0 / 255, name="rescale")(inputs), base_filters, tag="stem")
     for stage in range(3):
         filters = base_filters * 2 ** stage
         for block in range(int(blocks_per_stage)):
-            stride = 2 if stage > 0 and block == 0 else 1
-            tag = f"s{stage + 1}b{block + 1}"
-            y = conv_bn(x, filters, stride, tag=f"{tag}a")
-            y = conv_bn(y, filters, relu=False, tag=f"{tag}b")
+            stride, tag = (2 if stage > 0 and block == 0 else 1), f"s{stage + 1}b{block + 1}"
+            y = conv_bn(conv_bn(x, filters, stride, tag=f"{tag}a"), filters, relu=False, tag=f"{tag}b")
             if stride != 1 or x.shape[-1] != filters:
                 x = L.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{tag}_proj")(x)
                 x = L.BatchNormalization(name=f"{tag}_proj_bn")(x)
@@ -334,35 +232,26 @@ class Variant:
     augment: bool = False
 
     @property
-    def slug(self) -> str:
-        """A folder name for the variant (letters, digits, '-', '_')."""
+    def slug(self) -> str:  # a folder name
         return layout.slug(self.name)
 
 
-def _blocks(*maps: int, extra: str = "") -> str:
-    return "-".join(f"[{m}C3-P2{extra}]" for m in maps)
+def _blocks(*maps: int, extra: str = "", block: str = "[{0}C3-P2{1}]") -> str:
+    return "-".join(block.format(m, extra) for m in maps)
 
 
-_ADV = "[{0}C3-{0}C5S2]"
-_ADV_BN = "[{0}C3-BN-{0}C5S2-BN]"
-
+_ADV, _ADV_BN = "[{0}C3-{0}C5S2]", "[{0}C3-BN-{0}C5S2-BN]"
 FAMILIES: dict[str, list[Variant]] = {
-    "depth": [
-        Variant("(C-P)x2", _blocks(32, 64) + "-512-D3"),
-        Variant("(C-P)x3", _blocks(32, 64, 128) + "-512-D3"),
-        Variant("(C-P)x4", _blocks(32, 64, 128, 256) + "-512-D3"),
-    ],
+    "depth": [Variant(f"(C-P)x{len(maps)}", _blocks(*maps) + "-512-D3")
+              for maps in ((32, 64), (32, 64, 128), (32, 64, 128, 256))],
     "feature_maps": [Variant(f"{n} maps", _blocks(n, 2 * n, 4 * n) + "-256-D3") for n in (8, 16, 32, 48, 64)],
     "dense": [Variant("0 (no dense)", _blocks(32, 64, 128) + "-F-D3")]
     + [Variant(f"{d} units", _blocks(32, 64, 128) + f"-{d}-D3") for d in (32, 64, 128, 256, 512, 1024)],
     "dropout": [Variant(f"dropout 0.{r}", _blocks(32, 64, 128, extra=f"-D{r}") + f"-128-D{r}") for r in range(9)],
-    "advanced": [
-        Variant("P2 (baseline)", _blocks(32, 64, 128) + "-128-D4"),
-        Variant("C5S2 instead of P2", "-".join(_ADV.format(m) for m in (32, 64, 128)) + "-128-D4"),
-        Variant("C5S2 + batch norm", "-".join(_ADV_BN.format(m) for m in (32, 64, 128)) + "-128-BN-D4"),
-        Variant("C5S2 + BN + augmentation", "-".join(_ADV_BN.format(m) for m in (32, 64, 128)) + "-128-BN-D4",
-                augment=True),
-    ],
+    "advanced": [Variant("P2 (baseline)", _blocks(32, 64, 128) + "-128-D4"),
+                 Variant("C5S2 instead of P2", _blocks(32, 64, 128, block=_ADV) + "-128-D4"),
+                 Variant("C5S2 + batch norm", _blocks(32, 64, 128, block=_ADV_BN) + "-128-BN-D4"),
+                 Variant("C5S2 + BN + augmentation", _blocks(32, 64, 128, block=_ADV_BN) + "-128-BN-D4", True)],
 }
 
 
@@ -372,19 +261,15 @@ def family_variants(family: str, names: list[str] | None = None) -> list[Variant
         raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)} "
                          "(or put your own specs in custom_specs)")
     variants = FAMILIES[family]
-    if names is not None:
-        unknown = sorted(set(names) - {v.name for v in variants})
-        if unknown:
-            raise ValueError(f"family {family!r} has no variant(s) {unknown}; it has {[v.name for v in variants]}")
-        variants = [v for v in variants if v.name in names]
-    return list(variants)
+    unknown = sorted(set(names or []) - {v.name for v in variants})
+    if unknown:
+        raise ValueError(f"family {family!r} has no variant(s) {unknown}; it has {[v.name for v in variants]}")
+    return [v for v in variants if names is None or v.name in names]
 
 
 def custom_variants(specs: list[str] | None) -> list[Variant]:
-    """Variants from a student's list of spec strings (each is parsed, so a typo fails here).
-
-    A spec may end with ``+aug`` to train it with data augmentation.
-    """
+    """Variants from a student's spec strings (each parsed, so a typo fails here); ``+aug`` at the end
+    of a spec trains it with data augmentation."""
     out = []
     for spec in specs or []:
         augment = spec.strip().lower().endswith("+aug")

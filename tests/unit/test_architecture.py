@@ -138,19 +138,19 @@ def _tiny_data():
     return {"train": (x, y), "val": (x[::2], y[::2])}
 
 
-def _build(variant, input_shape, num_classes, seed):
+def _build(spec, input_shape, num_classes, augment, seed):
     import keras
 
-    model = C.build_cnn(variant.spec, input_shape, num_classes, augment=variant.augment, compile=False, seed=seed)
+    model = C.build_cnn(spec, input_shape, num_classes, augment=augment, compile=False, seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
-def _build_wider(variant, input_shape, num_classes, seed):
+def _build_wider(spec, input_shape, num_classes, augment, seed):
     import keras
 
-    spec = variant.spec.replace("4C3", "6C3")  # a student edits a layer size inside the build function
-    model = C.build_cnn(spec, input_shape, num_classes, augment=variant.augment, compile=False, seed=seed)
+    spec = spec.replace("4C3", "6C3")  # a student edits a layer size inside the build function
+    model = C.build_cnn(spec, input_shape, num_classes, augment=augment, compile=False, seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -186,23 +186,64 @@ def test_an_edited_build_function_or_parameter_retrains_the_family(tmp_path, cap
     run = runs.open_run(tmp_path / "r")
     variants = C.custom_variants(["4C3-P2-8"])
     data = _tiny_data()
+    history = run.path / "cnn_architecture/custom/4C3-P2-8/seed0/history.csv"
     before = A.run_family(run, "custom", variants, data, [0], 1, _build, batch_size=6, progress=False)
     wider = A.run_family(run, "custom", variants, data, [0], 1, _build_wider, batch_size=6, progress=False)
     assert wider["params"].iloc[0] > before["params"].iloc[0]  # the repetition trained the edited network
     assert "build_model" in capsys.readouterr().out  # and said why it trained again
+    stamp = history.stat().st_mtime_ns
+    same = A.run_family(run, "custom", variants, data, [0], 1, _build_wider, batch_size=6, progress=False)
+    assert same.equals(wider) and history.stat().st_mtime_ns == stamp  # the same function: loaded, not trained
+    assert "trained again" not in capsys.readouterr().out
     longer = A.run_family(run, "custom", variants, data, [0], 2, _build_wider, batch_size=6, progress=False)
     assert longer["epochs"].iloc[0] == 2 and len(run.read_csv("cnn_architecture/custom/4C3-P2-8/seed0/history.csv")) == 2
 
 
-def test_load_image_splits_class_subset(tmp_path):
-    from helpers.data import images
+def test_a_layer_size_edited_inside_the_build_function_recomputes_and_the_same_function_skips(tmp_path):
+    """The notebook's build function is an input of every unit: re-running the same cell loads the stored
+    units; re-running it with another layer size trains again, and the trained model has the new size."""
+    import keras
+    from keras import layers
 
-    data = images.make_banana_dataset(tmp_path / "bananas", n_per_class=6, image_size=16)
-    splits, names, _ = A.load_image_splits(data, image_size=16, test_size=0.3, val_size=0.3)
+    run = runs.open_run(tmp_path / "r")
+    variants, data = C.custom_variants(["4C3-GAP"]), _tiny_data()
+    history = run.path / "cnn_architecture/custom/4C3-GAP/seed0/history.csv"
+
+    def build_model(spec, input_shape, num_classes, augment, seed):  # the notebook's cell: Conv2D with 4 maps
+        model = keras.Sequential([keras.Input(input_shape), layers.Rescaling(1 / 255),
+                                  layers.Conv2D(4, 3, padding="same", activation="relu"),
+                                  layers.GlobalAveragePooling2D(), layers.Dense(num_classes, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    first = A.run_family(run, "custom", variants, data, [0], 1, build_model, batch_size=6, progress=False)
+    assert first["params"].iloc[0] == (3 * 3 * 3 * 4 + 4) + (4 * 3 + 3)
+    stamp = history.stat().st_mtime_ns
+    again = A.run_family(run, "custom", variants, data, [0], 1, build_model, batch_size=6, progress=False)
+    assert again.equals(first) and history.stat().st_mtime_ns == stamp  # the same function: loaded
+
+    def build_model(spec, input_shape, num_classes, augment, seed):  # the same cell edited: 8 maps  # noqa: F811
+        model = keras.Sequential([keras.Input(input_shape), layers.Rescaling(1 / 255),
+                                  layers.Conv2D(8, 3, padding="same", activation="relu"),
+                                  layers.GlobalAveragePooling2D(), layers.Dense(num_classes, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    edited = A.run_family(run, "custom", variants, data, [0], 1, build_model, batch_size=6, progress=False)
+    assert edited["params"].iloc[0] == (3 * 3 * 3 * 8 + 8) + (8 * 3 + 3)  # trained again, with the new layer
+    assert history.stat().st_mtime_ns != stamp
+    assert run.read_json("cnn_architecture/custom/4C3-GAP/seed0/result.json")["row"]["params"] == 251
+
+
+def test_load_image_splits_class_subset(tmp_path):
+    from helpers.data import bananas, images
+
+    data = bananas.make_banana_dataset(tmp_path / "bananas", n_per_class=6, image_size=16)
+    splits, names, _ = images.load_image_splits(data, image_size=16, test_size=0.3, val_size=0.3)
     assert len(names) == 3 and splits["train"][0].shape[1:] == (16, 16, 3)
     pair = [images.BANANA_CLASSES[1], images.BANANA_CLASSES[0]]
-    splits, names, folder = A.load_image_splits(data, image_size=16, class_subset=pair)
+    splits, names, folder = images.load_image_splits(data, image_size=16, class_subset=pair)
     assert names == pair and set(np.concatenate([y for _, y in splits.values()])) == {0, 1}
-    assert len(folder.labels) == 12
+    assert len(folder.labels) == 12 and len(folder.paths) == 12
     with pytest.raises(ValueError, match=r"class_subset must name at least two classes.*unknown: \['Plantain'\]"):
-        A.load_image_splits(data, image_size=16, class_subset=["Plantain", pair[0]])
+        images.load_image_splits(data, image_size=16, class_subset=["Plantain", pair[0]])

@@ -1,4 +1,4 @@
-"""Tests of helpers.data.images: synthetic bananas, the validating loader, splits and tf.data."""
+"""Tests of helpers.data.images and helpers.data.bananas: synthetic bananas, the validating loader, splits and tf.data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fixtures_images import make_messy_folder, make_simple_folder
 
-from helpers.data import images
+from helpers.data import bananas, images
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def messy(tmp_path_factory):
 
 # ---------------------------------------------------------------- synthetic dataset
 def test_make_banana_dataset_writes_jpeg_and_png_per_class(tmp_path):
-    out = images.make_banana_dataset(tmp_path / "b", n_per_class=4, image_size=48, seed=1)
+    out = bananas.make_banana_dataset(tmp_path / "b", n_per_class=4, image_size=48, seed=1)
     for cls in images.BANANA_CLASSES:
         files = sorted((out / cls).iterdir())
         assert len(files) == 4
@@ -34,20 +34,20 @@ def test_make_banana_dataset_is_deterministic(tmp_path):
     def digest(root):
         return [hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*.*"))]
 
-    a = images.make_banana_dataset(tmp_path / "a", n_per_class=3, image_size=32, seed=5)
-    b = images.make_banana_dataset(tmp_path / "b", n_per_class=3, image_size=32, seed=5)
-    c = images.make_banana_dataset(tmp_path / "c", n_per_class=3, image_size=32, seed=6)
+    a = bananas.make_banana_dataset(tmp_path / "a", n_per_class=3, image_size=32, seed=5)
+    b = bananas.make_banana_dataset(tmp_path / "b", n_per_class=3, image_size=32, seed=5)
+    c = bananas.make_banana_dataset(tmp_path / "c", n_per_class=3, image_size=32, seed=6)
     assert digest(a) == digest(b)
     assert digest(a) != digest(c)
 
 
 def test_make_banana_dataset_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="n_per_class must be a positive integer, got 0"):
-        images.make_banana_dataset(tmp_path, n_per_class=0)
+        bananas.make_banana_dataset(tmp_path, n_per_class=0)
     with pytest.raises(ValueError, match="image_size must be an integer >= 16"):
-        images.make_banana_dataset(tmp_path, image_size=8)
+        bananas.make_banana_dataset(tmp_path, image_size=8)
     with pytest.raises(ValueError, match="formats .*tiff.* not supported"):
-        images.make_banana_dataset(tmp_path, formats=("tiff",))
+        bananas.make_banana_dataset(tmp_path, formats=("tiff",))
 
 
 def test_embedded_banana_dir_is_generated_once(tmp_path, monkeypatch):
@@ -220,3 +220,12 @@ def test_make_dataset_rejects_mismatch():
         images.make_dataset(np.zeros((3, 4, 4, 3)), [0, 1])
     with pytest.raises(ValueError, match="x must have shape"):
         images.make_dataset(np.zeros((3, 4, 4)), [0, 1, 2])
+
+
+def test_show_images_takes_float_pixels_in_0_255():
+    x = np.full((3, 4, 4, 3), 300.0)
+    fig = images.show_images(x, titles=["a", "b", "c"], ncols=2, suptitle="t")
+    shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(shown) == 3 and shown[0].dtype == np.uint8 and shown[0].max() == 255
+    with pytest.raises(ValueError, match="show_images got no images"):
+        images.show_images(np.zeros((0, 4, 4, 3)))

@@ -1,8 +1,10 @@
-"""Unit tests of helpers.training.imbalance: class weights, label smoothing, LR schedules, CLAHE / white balance."""
+"""Unit tests of helpers.training.imbalance (class weights, label smoothing, LR schedules, the ablation) and
+helpers.data.enhancement (CLAHE / white balance)."""
 
 import numpy as np
 import pytest
 
+from helpers.data import enhancement as en
 from helpers.training import imbalance as im
 
 
@@ -145,7 +147,7 @@ def _tinted(seed=0, n=2):
 
 
 def test_grey_world_equalises_channel_means():
-    out = im.grey_world_white_balance(_tinted())
+    out = en.grey_world_white_balance(_tinted())
     means = out.astype(float).mean(axis=(1, 2))
     assert out.dtype == np.uint8 and out.shape == (2, 16, 16, 3)
     np.testing.assert_allclose(means, np.repeat(means.mean(axis=1, keepdims=True), 3, axis=1), atol=1.0)
@@ -153,28 +155,28 @@ def test_grey_world_equalises_channel_means():
 
 def test_grey_world_single_image_and_black_image():
     black = np.zeros((8, 8, 3), np.uint8)
-    np.testing.assert_array_equal(im.grey_world_white_balance(black), black)
+    np.testing.assert_array_equal(en.grey_world_white_balance(black), black)
 
 
 def test_clahe_raises_contrast_and_keeps_shape():
     rng = np.random.default_rng(1)
     low = rng.integers(100, 130, size=(1, 32, 32, 3)).astype(np.uint8)  # low contrast
-    out = im.clahe(low, clip_limit=4.0, tile_grid_size=(4, 4))
+    out = en.clahe(low, clip_limit=4.0, tile_grid_size=(4, 4))
     assert out.shape == low.shape and out.dtype == np.uint8
     assert out.std() > low.std()
-    assert im.clahe(low[0]).shape == (32, 32, 3)
+    assert en.clahe(low[0]).shape == (32, 32, 3)
 
 
 def test_preprocess_images_dispatch_and_errors():
     x = _tinted()
-    np.testing.assert_array_equal(im.preprocess_images(x, None), x)
-    np.testing.assert_array_equal(im.preprocess_images(x, "clahe_wb"), im.clahe(im.grey_world_white_balance(x)))
+    np.testing.assert_array_equal(en.preprocess_images(x, None), x)
+    np.testing.assert_array_equal(en.preprocess_images(x, "clahe_wb"), en.clahe(en.grey_world_white_balance(x)))
     with pytest.raises(ValueError, match="unknown preprocessing 'hist'"):
-        im.preprocess_images(x, "hist")
+        en.preprocess_images(x, "hist")
     with pytest.raises(ValueError, match="images must be uint8"):
-        im.clahe(x.astype(np.float32))
+        en.clahe(x.astype(np.float32))
     with pytest.raises(ValueError, match=r"shape \(N, H, W, 3\)"):
-        im.grey_world_white_balance(np.zeros((4, 4), np.uint8))
+        en.grey_world_white_balance(np.zeros((4, 4), np.uint8))
 
 
 # --------------------------------------------------------------------------- ablation
