@@ -106,7 +106,7 @@ def full(args) -> None:
     from multiprocessing import get_context
 
     from helpers.data.breathing import CLASS_COUNTS
-    from helpers.data.sampling import VARIANTS, augmentation_factor
+    from helpers.data.resampling import VARIANTS, augmentation_factor
 
     labels = args.labels.split(",") if args.labels else list(CLASS_COUNTS)
     pairs = [(lab, var) for var in VARIANTS for lab in labels]

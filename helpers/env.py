@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
 import platform
-import random
 import re
 import sys
 import tempfile
@@ -17,44 +17,28 @@ __all__ = ["in_colab", "seed_everything", "versions", "devices", "describe", "qu
 
 REPORTED_PACKAGES = ("numpy", "pandas", "sklearn", "tensorflow", "keras", "scikeras", "imblearn")
 
-# Level 3 hides TensorFlow's C++ INFO, WARNING **and ERROR** lines. Level 2 is not enough: on a machine
-# without a GPU TensorFlow logs "E0000 ... cuda_platform.cc] failed call to cuInit" and tf.data logs
-# "E0000 ... node_def_util.cc] NodeDef mentions attribute use_unbounded_threadpool" (an attribute newer
-# Keras sets that this TensorFlow's op registry does not list; harmless) at ERROR level. Python
-# exceptions are unaffected: a real failure still raises.
+# Level 3 hides TensorFlow's C++ ERROR lines too: level 2 still shows harmless ones ("failed call to cuInit"
+# without a GPU, tf.data's "NodeDef mentions attribute use_unbounded_threadpool"); Python exceptions still raise.
 QUIET_TENSORFLOW_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 
-# What TensorFlow's shared libraries print while they load, before absl logging is initialised (and
-# therefore before TF_CPP_MIN_LOG_LEVEL is read): "WARNING: All log messages before absl::InitializeLog()
-# ...", "I0000 ... port.cc] oneDNN custom operations are on ...", "I0000 ... cudart_stub.cc] Could not
-# find cuda drivers ...", "To enable the following instructions: AVX2 ...".
+# What TensorFlow prints while loading, before it reads TF_CPP_MIN_LOG_LEVEL: absl's notice, I/W lines (oneDNN...),
+# TF 2.19's (Colab's) "E0000 ... cuda_dnn.cc] Unable to register cuDNN factory" (cuFFT, cuBLAS), the CPU notice.
 _PRELOAD_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)"
                             r"|[IW]\d{4} \S+\s+\d+ [\w.]+:\d+\] "
-                            # TF 2.19 (Colab's): "E0000 ... cuda_dnn.cc:8579] Unable to register cuDNN factory:
-                            # Attempting to register factory for plugin cuDNN when one has already been
-                            # registered" (and cuFFT, cuBLAS) while its CUDA plugins load, GPU or not
                             r"|E\d{4} \S+\s+\d+ cuda_\w+\.cc:\d+\] Unable to register cu\w+ factory"
                             r"|To enable the following instructions:)")
 
 
 def quiet_tensorflow() -> None:
-    """Keep TensorFlow's C++ log lines out of the notebook's outputs. Call before importing TensorFlow.
-
-    Sets ``TF_CPP_MIN_LOG_LEVEL=3`` (:data:`QUIET_TENSORFLOW_ENV`) and, if TensorFlow is installed
-    and not imported yet, imports it once with the process's C-level stderr captured, replaying
-    every captured line except the known load-time INFO lines (those are printed before TensorFlow
-    reads ``TF_CPP_MIN_LOG_LEVEL``). Safe to call many times; without TensorFlow it only sets the
-    environment. To debug TensorFlow itself, set ``os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"`` after
-    this call and restart the kernel.
-    """
+    """Set :data:`QUIET_TENSORFLOW_ENV` and import TensorFlow (if installed) with its load-time C++ log lines
+    filtered out; call before importing TensorFlow (idempotent). To debug, set ``TF_CPP_MIN_LOG_LEVEL=0``."""
     os.environ.update(QUIET_TENSORFLOW_ENV)
     # Keras 3.15 warns about shuffle=True on a tf.data.Dataset that shuffles itself (make_dataset)
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
     if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
         return
     _import_with_filtered_stderr("tensorflow")
-    # Python-side warnings such as "N out of the last M calls ... triggered tf.function retracing"
-    # (many small models trained one after another) are not for students
+    # Python-side warnings such as "... triggered tf.function retracing" are not for students
     sys.modules["tensorflow"].get_logger().setLevel("ERROR")
 
 
@@ -71,42 +55,28 @@ def _import_with_filtered_stderr(module: str) -> None:
         try:
             importlib.import_module(module)
         finally:
-            try:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
                 sys.stderr.flush()
-            except (OSError, ValueError, AttributeError):  # pragma: no cover
-                pass
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
             lines = captured.read().decode("utf-8", errors="replace").splitlines()
-            kept = [line for line in lines if line.strip() and not _PRELOAD_NOISE.match(line)]
-            if kept:
+            if kept := [line for line in lines if line.strip() and not _PRELOAD_NOISE.match(line)]:
                 print("\n".join(kept), file=sys.stderr)
 
 
 def progress_bar(*args, **kwargs):
-    """A tqdm progress bar: the notebook widget when ipywidgets is installed, else the text bar.
+    """A tqdm bar (``tqdm.tqdm``'s arguments): the notebook widget when ipywidgets is installed, else the
+    text bar (``tqdm.auto`` would warn "IProgress not found" in a notebook without ipywidgets)."""
+    if "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import IProgress
+        from tqdm.notebook import tqdm as notebook_tqdm
 
-    ``tqdm.auto`` warns "IProgress not found. Please update jupyter and ipywidgets" in a notebook
-    without ipywidgets; this picks the text bar there instead (same arguments as ``tqdm.tqdm``).
-    """
-    return _tqdm_class()(*args, **kwargs)
+        if IProgress is not None:
+            return notebook_tqdm(*args, **kwargs)
+    from tqdm.std import tqdm
 
-
-def _tqdm_class():
-    in_notebook = "ipykernel" in sys.modules
-    if in_notebook and importlib.util.find_spec("ipywidgets") is not None:
-        try:
-            from tqdm.notebook import IProgress
-            from tqdm.notebook import tqdm as notebook_tqdm
-
-            if IProgress is not None:
-                return notebook_tqdm
-        except ImportError:  # pragma: no cover
-            pass
-    from tqdm.std import tqdm as text_tqdm
-
-    return text_tqdm
+    return tqdm(*args, **kwargs)
 
 
 def in_colab() -> bool:
@@ -115,37 +85,18 @@ def in_colab() -> bool:
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> int:
-    """Fix Python, NumPy and TensorFlow/Keras random state from one seed.
-
-    Parameters
-    ----------
-    seed : int
-        A non-negative integer.
-    deterministic : bool
-        Turn on TensorFlow op determinism (same seed -> same numbers, at some speed cost).
-
-    Returns
-    -------
-    int
-        The seed, so a notebook can print it.
-    """
+    """Seed Python, NumPy and TensorFlow/Keras from one non-negative ``seed`` and return it; ``deterministic``
+    turns on TensorFlow op determinism (same seed, same numbers, at some speed cost)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     quiet_tensorflow()
     os.environ["PYTHONHASHSEED"] = str(seed)
-    random.seed(seed)
-    import numpy as np
-
-    np.random.seed(seed)
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)  # Python, NumPy and the TensorFlow backend
+    keras.utils.set_random_seed(seed)  # seeds Python's random, NumPy and the TensorFlow backend
     if deterministic:
-        try:
-            tf.config.experimental.enable_op_determinism()
-        except Exception:  # pragma: no cover - very old TensorFlow
-            pass
+        tf.config.experimental.enable_op_determinism()
     return seed
 
 
@@ -161,19 +112,15 @@ def op_determinism_enabled() -> bool:
 
 def _version(name: str) -> str:
     try:
-        module = importlib.import_module(name)
+        return str(getattr(importlib.import_module(name), "__version__", "unknown"))
     except Exception:
         return "not installed"
-    return str(getattr(module, "__version__", "unknown"))
 
 
 def versions() -> dict[str, str]:
     """Versions of Python and of the libraries the notebooks use."""
     quiet_tensorflow()
-    out = {"python": platform.python_version()}
-    for name in REPORTED_PACKAGES:
-        out[name] = _version(name)
-    return out
+    return {"python": platform.python_version(), **{name: _version(name) for name in REPORTED_PACKAGES}}
 
 
 def devices() -> dict[str, object]:
@@ -182,59 +129,38 @@ def devices() -> dict[str, object]:
     import keras
     import tensorflow as tf
 
-    gpus = []
-    for gpu in tf.config.list_physical_devices("GPU"):
+    def name(gpu) -> str:
         try:
-            name = tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+            return tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
         except Exception:  # pragma: no cover
-            name = gpu.name
-        gpus.append(name)
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "gpus": gpus,
-        "image_data_format": keras.config.image_data_format(),
-        "colab": in_colab(),
-    }
+            return gpu.name
+
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "gpus": [name(g) for g in tf.config.list_physical_devices("GPU")],
+            "image_data_format": keras.config.image_data_format(), "colab": in_colab()}
 
 
 def training_device(gpus: list[str] | None = None) -> str:
-    """One line saying which device trains: ``GPU 0 (Tesla T4)`` or the CPU with how to get a GPU.
-
-    Parameters
-    ----------
-    gpus : list of str, optional
-        GPU names (as in ``devices()["gpus"]``); looked up with TensorFlow when omitted.
-    """
-    if gpus is None:
-        gpus = devices()["gpus"]
+    """One line saying which device trains: ``GPU 0 (Tesla T4)`` or the CPU with how to get a GPU; ``gpus``
+    are GPU names (as in ``devices()["gpus"]``), looked up with TensorFlow when omitted."""
+    gpus = devices()["gpus"] if gpus is None else gpus
     if gpus:
-        more = f" (+{len(gpus) - 1} more GPU(s))" if len(gpus) > 1 else ""
-        return f"GPU 0 ({gpus[0]}){more}"
-    hint = (" -- in Colab choose Runtime > Change runtime type > T4 GPU" if in_colab()
-            else " -- on Colab: Runtime > Change runtime type > T4 GPU")
-    return f"CPU (no GPU visible){hint}"
+        return f"GPU 0 ({gpus[0]})" + (f" (+{len(gpus) - 1} more GPU(s))" if len(gpus) > 1 else "")
+    where = "in Colab choose" if in_colab() else "on Colab:"
+    return f"CPU (no GPU visible) -- {where} Runtime > Change runtime type > T4 GPU"
 
 
 def set_mixed_precision(enabled: bool) -> str:
-    """Turn Keras' ``mixed_float16`` policy on (GPU only) or off; print and return the policy in use.
-
-    Mixed precision computes in float16 and keeps the weights in float32: about 2x faster on a T4's
-    tensor cores. On a CPU it is slower, so there the request is ignored (and said so). The models of
-    the course keep their final softmax/sigmoid in float32 either way.
-    """
+    """Turn Keras' ``mixed_float16`` policy on (GPU only: slower on a CPU, where the request is ignored and said
+    so) or off; print and return the policy in use. The course's models keep their final activation in float32."""
     import keras
 
     if not isinstance(enabled, bool):
         raise ValueError(f"mixed_precision must be True or False, got {enabled!r}")
-    if enabled and not devices()["gpus"]:
-        keras.mixed_precision.set_global_policy("float32")
-        print("mixed precision: ignored on a CPU (it only speeds up GPUs); policy float32")
-        return "float32"
-    policy = "mixed_float16" if enabled else "float32"
+    policy = "mixed_float16" if enabled and devices()["gpus"] else "float32"
     keras.mixed_precision.set_global_policy(policy)
-    print(f"mixed precision: policy {policy}")
+    print("mixed precision: ignored on a CPU (it only speeds up GPUs); policy float32"
+          if enabled and policy == "float32" else f"mixed precision: policy {policy}")
     return policy
 
 
@@ -243,12 +169,7 @@ def describe(print_it: bool = True) -> dict[str, object]:
     info = {**versions(), **devices()}
     info["training_on"] = training_device(info["gpus"])
     if print_it:
-        width = max(len(k) for k in info)
-        for key, value in info.items():
-            if key == "gpus":
-                value = ", ".join(value) if value else "none (CPU only)"
-            if key == "training_on":
-                continue
-            print(f"{key:<{width}}  {value}")
-        print(f"training on: {info['training_on']}")
+        shown = {**info, "gpus": ", ".join(info["gpus"]) or "none (CPU only)"}
+        training_on, width = shown.pop("training_on"), max(map(len, info))
+        print("\n".join(f"{k:<{width}}  {v}" for k, v in shown.items()) + f"\ntraining on: {training_on}")
     return info

@@ -1,27 +1,13 @@
-"""Where every artifact lives inside a run directory: the one module that names the layout (beside
-`runs`, below every layer, so writers and the report both import it).
-
-Writers (notebooks and the training helpers) and readers (the report) both build their paths
-here, so a folder renamed here is renamed everywhere. Every path is relative to the run folder.
-
-```
-tabular/eda/  tabular/upsampling/
-tabular/gridsearch/<variant>/summary.csv           tabular/gridsearch/<variant>/<label>/...
-tabular/retrain/<strategy>/seed<k>/                 tabular/retrain/comparison.csv
-banana/<backbone>/{data.json, split.csv, weights.json, summary.csv}
-banana/<backbone>/<mode>/seed<k>/                   banana/<backbone>/<mode>/{confusion_matrix.png, ...}
-gradcam/<backbone>_<kind>.png
-cnn_architecture/<family>/<variant>/seed<k>/        cnn_architecture/{results.csv, best_per_family.csv}
-imbalanced/<variant>/seed<k>/                       imbalanced/{longtail.h5, results.csv, ablation_table.csv}
-report/report.md  report/figures/<name>.png
-```
+"""Where every artifact lives inside a run directory, relative to the run folder: the one module that names
+the layout (base layer), so writers (notebooks, training helpers) and readers (the report) agree; a folder
+renamed here is renamed everywhere.
 """
 
 from __future__ import annotations
 
 import re
 
-# ---------------------------------------------------------------- files inside every trained unit
+# files inside every trained unit
 HISTORY = "history.csv"
 RESULT = "result.json"
 PREDICTIONS = "predictions.csv"
@@ -30,13 +16,31 @@ SUMMARY = "summary.json"
 PER_CLASS = "per_class.csv"
 MODEL = "model.keras"
 
-# ---------------------------------------------------------------- tabular track (01-04)
+# tabular track (01-04)
 TABULAR = "tabular"
 EDA = f"{TABULAR}/eda"
+EDA_CLASS_COUNTS = f"{EDA}/class_counts.csv"
 UPSAMPLING = f"{TABULAR}/upsampling"
 GRIDSEARCH = f"{TABULAR}/gridsearch"
+BEST_PARAMS = "best_params.json"  # in a gridsearch_label folder, beside TEST_SCORES
+TEST_SCORES = "test_scores.json"
+SYNTHESIS = f"{TABULAR}/synthesis"
+SYNTHESIS_VARIANT_SCORES = f"{SYNTHESIS}/variant_scores.csv"
 RETRAIN = f"{TABULAR}/retrain"
 RETRAIN_COMPARISON = f"{RETRAIN}/comparison.csv"
+RETRAIN_COMPARISON_SUMMARY = f"{RETRAIN}/comparison_summary.csv"
+
+# transfer learning (05, 06), CNN architecture (07), long tail (08), report (09)
+BANANA = "banana"
+BACKBONE_DATA = "data.json"  # in a backbone_dir: class names, image size
+BACKBONE_SPLIT = "split.csv"  # in a backbone_dir: one row per image and its split
+BACKBONE_WEIGHTS = "weights.json"  # in a backbone_dir: the initial weights asked for and used
+GRADCAM = "gradcam"
+CNN_ARCHITECTURE = "cnn_architecture"
+IMBALANCED = "imbalanced"
+SEED_RESULTS = "results.csv"  # 07/08: one row per (variant, seed), summarised by the report
+REPORT = "report"
+REPORT_MARKDOWN = f"{REPORT}/report.md"
 
 
 def gridsearch_summary(variant: str) -> str:
@@ -52,11 +56,6 @@ def gridsearch_label(variant: str, label: str) -> str:
 def retrain_unit(strategy: str, seed: int) -> str:
     """04's retraining of the multi-class network, one strategy and seed."""
     return f"{RETRAIN}/{strategy}/seed{int(seed)}"
-
-
-# ---------------------------------------------------------------- transfer learning (05, 06)
-BANANA = "banana"
-GRADCAM = "gradcam"
 
 
 def backbone_dir(backbone: str) -> str:
@@ -79,17 +78,13 @@ def gradcam_figure(backbone: str, kind: str) -> str:
     return f"{GRADCAM}/{backbone}_{kind}.png"
 
 
-# ---------------------------------------------------------------- CNN architecture (07), long tail (08)
-CNN_ARCHITECTURE = "cnn_architecture"
-IMBALANCED = "imbalanced"
-
-
 def slug(name: str) -> str:
     """A folder name for a variant name (``+label smoothing (loss)`` -> ``label_smoothing_loss``)."""
     return re.sub(r"[^A-Za-z0-9_-]+", "_", str(name)).strip("_") or "variant"
 
 
 def family_dir(family: str) -> str:
+    """07's folder of one architecture family (``results.csv`` and ``best_per_family.csv`` sit above)."""
     return f"{CNN_ARCHITECTURE}/{family}"
 
 
@@ -103,23 +98,6 @@ def ablation_unit(variant: str, seed: int) -> str:
     return f"{IMBALANCED}/{slug(variant)}/seed{int(seed)}"
 
 
-# ---------------------------------------------------------------- report (09)
-REPORT = "report"
-REPORT_MARKDOWN = f"{REPORT}/report.md"
-
-
 def report_figure(name: str) -> str:
+    """09's figure ``name`` (PNG)."""
     return f"{REPORT}/figures/{name}.png"
-
-
-# ---------------------------------------------------------------- more files the report reads
-EDA_CLASS_COUNTS = f"{EDA}/class_counts.csv"
-SYNTHESIS = f"{TABULAR}/synthesis"
-SYNTHESIS_VARIANT_SCORES = f"{SYNTHESIS}/variant_scores.csv"
-RETRAIN_COMPARISON_SUMMARY = f"{RETRAIN}/comparison_summary.csv"
-BEST_PARAMS = "best_params.json"  # in a gridsearch_label folder, beside TEST_SCORES
-TEST_SCORES = "test_scores.json"
-BACKBONE_DATA = "data.json"  # in a backbone_dir: class names, image size
-BACKBONE_SPLIT = "split.csv"  # in a backbone_dir: one row per image and its split
-BACKBONE_WEIGHTS = "weights.json"  # in a backbone_dir: the initial weights asked for and used
-SEED_RESULTS = "results.csv"  # 07/08: one row per (variant, seed), summarised by the report

@@ -1,16 +1,6 @@
-"""Run directories: one folder per run, a manifest, atomic writes and resume.
-
-A run lives in ``runs_root()/<run_id>/``. Creating a run never reuses an existing folder;
-opening one by id or path continues it (that is how a notebook or the runner resumes).
-
-Each profile has a **current run** (``runs_root()/current-<profile>.json``): the run a notebook
-of that profile most recently opened. A notebook opened with ``run_dir=None`` joins it, so a
-student who runs 00 -> 09 one after another (in Colab, or in Jupyter) gets one run that 04, 06
-and 09 read from; ``run_dir="new"`` starts a new run, which becomes the current one.
-Every file is written atomically (temporary file in the same folder, then ``os.replace``),
-so a killed process never leaves a half-written artifact. A unit of work whose artifacts are
-all written is marked with ``_COMPLETE.json`` (written last); ``Run.is_complete`` checks it.
-"""
+"""Run directories (``runs_root()/<run_id>/``): a manifest, atomic writes (temporary file, then ``os.replace``),
+``_COMPLETE.json`` markers written last, and per profile a *current run* (``runs_root()/current-<profile>.json``)
+that a notebook opened with ``run_dir=None`` joins; ``run_dir="new"`` starts one."""
 
 from __future__ import annotations
 
@@ -29,27 +19,14 @@ from typing import Any
 
 from helpers import env
 
-__all__ = [
-    "Run",
-    "atomic_path",
-    "create_run",
-    "latest_run",
-    "current_run",
-    "open_run",
-    "require",
-    "MissingPrerequisite",
-    "NEW_RUN",
-    "repo_root",
-    "runs_root",
-    "git_commit",
-    "execution_key",
-    "COMPLETE_MARKER",
-]
+__all__ = ["Run", "atomic_path", "create_run", "latest_run", "current_run", "open_run", "require",
+           "MissingPrerequisite", "NEW_RUN", "repo_root", "runs_root", "git_commit", "execution_key", "COMPLETE_MARKER"]
 
 COMPLETE_MARKER = "_COMPLETE.json"
 MANIFEST = "manifest.json"
 NEW_RUN = "new"  # run_dir="new": start a new run (it becomes the profile's current run)
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp(\.[^.]*)?$")  # atomic_path's ".<name>.<random>.tmp<suffix>"
 
 
 def now_iso() -> str:
@@ -58,82 +35,54 @@ def now_iso() -> str:
 
 
 def repo_root() -> Path:
-    """The repository folder (the parent of the ``helpers`` package when it holds pyproject.toml)."""
+    """The repository folder (the parent of ``helpers`` when it holds pyproject.toml), else the cwd."""
     here = Path(__file__).resolve().parent.parent
-    if (here / "pyproject.toml").exists():
-        return here
-    return Path.cwd()
+    return here if (here / "pyproject.toml").exists() else Path.cwd()
 
 
 def runs_root() -> Path:
     """Where runs live: ``$DL_RUNS_DIR`` if set, else ``<repo>/runs``."""
-    env = os.environ.get("DL_RUNS_DIR")
-    return Path(env).expanduser().resolve() if env else repo_root() / "runs"
+    folder = os.environ.get("DL_RUNS_DIR")
+    return Path(folder).expanduser().resolve() if folder else repo_root() / "runs"
 
 
 def git_commit() -> str | None:
     """The repository's current commit (with ``+dirty`` when there are local changes), or None."""
     try:
-        root = repo_root()
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-        if sha.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=10,
-        )
-        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+        sha, status = (subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=10)
+                       for args in (["rev-parse", "HEAD"], ["status", "--porcelain", "--untracked-files=no"]))
     except (OSError, subprocess.SubprocessError):
         return None
+    return sha.stdout.strip() + ("+dirty" if status.stdout.strip() else "") if sha.returncode == 0 else None
 
 
 @contextlib.contextmanager
 def atomic_path(final_path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``final_path``; move it into place only on success.
-
-    >>> with atomic_path("out.csv") as tmp:      # doctest: +SKIP
-    ...     frame.to_csv(tmp)
-    """
+    """Yield a temporary path next to ``final_path``, moved into place only on success."""
     final = Path(final_path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp" + final.suffix,
-                                    dir=final.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp" + final.suffix, dir=final.parent)
     os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = Path(name)
     try:
         yield tmp
         os.replace(tmp, final)
     finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-# ".<final name>.<random>.tmp<final suffix>", as atomic_path names its temporary files
-_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp(\.[^.]*)?$")
+        tmp.unlink(missing_ok=True)
 
 
 def _json_default(value: Any) -> Any:
     import numpy as np
 
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.integer, np.floating, np.ndarray)):
         return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return str(value)
+    return list(value) if isinstance(value, (set, tuple)) else str(value)  # paths and the rest: str
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON, atomically; NumPy scalars and paths are converted."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=_json_default, sort_keys=False) + "\n")
+        tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
     return Path(path)
 
 
@@ -161,26 +110,18 @@ class Run:
 
     @property
     def run_id(self) -> str:
+        """The run folder's name."""
         return self.path.name
 
-    # ---------------------------------------------------------------- manifest
     @property
     def manifest(self) -> dict:
         """The manifest as a dict (read fresh from disk)."""
         return read_json(self.path / MANIFEST)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with open(self.path / ".manifest.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def update_manifest(self, change: Callable[[dict], None]) -> dict:
         """Apply ``change(manifest)`` under a file lock and write it back atomically."""
-        with self._locked():
+        with open(self.path / ".manifest.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the lock file is closed
             manifest = self.manifest
             change(manifest)
             write_json(self.path / MANIFEST, manifest)
@@ -188,11 +129,7 @@ class Run:
 
     def record_notebook(self, key: str, **fields: Any) -> None:
         """Merge ``fields`` into ``manifest['notebooks'][key]`` (status, times, parameters...)."""
-
-        def change(m: dict) -> None:
-            m.setdefault("notebooks", {}).setdefault(key, {}).update(fields)
-
-        self.update_manifest(change)
+        self.update_manifest(lambda m: m.setdefault("notebooks", {}).setdefault(key, {}).update(fields))
 
     def complete_notebook(self, notebook: str, label: str | None = None) -> None:
         """Record in the manifest that ``notebook`` (execution ``label``) ran to its end."""
@@ -200,14 +137,8 @@ class Run:
 
     def finish(self, status: str = "completed") -> None:
         """Set the run's end time and status."""
+        self.update_manifest(lambda m: m.update(status=status, finished=now_iso()))
 
-        def change(m: dict) -> None:
-            m["status"] = status
-            m["finished"] = now_iso()
-
-        self.update_manifest(change)
-
-    # ---------------------------------------------------------------- files
     def dir(self, *parts: str) -> Path:
         """Make (if needed) and return the sub-folder ``parts`` of the run."""
         p = self.path.joinpath(*parts)
@@ -220,28 +151,30 @@ class Run:
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
+    def _write(self, relpath: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
+        target = self.file(relpath)
+        with atomic_path(target) as tmp:
+            write(tmp)
+        return target
+
     def write_json(self, relpath: str | os.PathLike, obj: Any) -> Path:
         """Atomically write JSON at ``relpath``."""
         return write_json(self.file(relpath), obj)
 
     def read_json(self, relpath: str | os.PathLike) -> Any:
+        """Read the JSON file at ``relpath`` (see :func:`read_json`)."""
         return read_json(self.path / relpath)
 
     def write_text(self, relpath: str | os.PathLike, text: str) -> Path:
         """Atomically write text at ``relpath``."""
-        target = self.file(relpath)
-        with atomic_path(target) as tmp:
-            tmp.write_text(text)
-        return target
+        return self._write(relpath, lambda tmp: tmp.write_text(text))
 
     def write_csv(self, relpath: str | os.PathLike, frame, index: bool = False) -> Path:
         """Atomically write a pandas DataFrame as CSV at ``relpath``."""
-        target = self.file(relpath)
-        with atomic_path(target) as tmp:
-            frame.to_csv(tmp, index=index)
-        return target
+        return self._write(relpath, lambda tmp: frame.to_csv(tmp, index=index))
 
     def read_csv(self, relpath: str | os.PathLike, **kwargs):
+        """Read the CSV at ``relpath`` with pandas; a missing or unreadable file raises naming it."""
         import pandas as pd
 
         p = self.path / relpath
@@ -254,14 +187,10 @@ class Run:
 
     def save_figure(self, relpath: str | os.PathLike, fig, dpi: int = 110) -> Path:
         """Atomically save a Matplotlib figure (format from the extension, PNG by default)."""
-        target = self.file(relpath)
-        if not target.suffix:
-            target = target.with_suffix(".png")
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=target.suffix.lstrip("."))
-        return target
+        relpath = Path(relpath) if Path(relpath).suffix else Path(relpath).with_suffix(".png")
+        return self._write(relpath, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight",
+                                                             format=relpath.suffix.lstrip(".")))
 
-    # ---------------------------------------------------------------- resume
     def stale_temporaries(self) -> list[Path]:
         """Temporary files of :func:`atomic_path` left by a killed process (never a finished artifact)."""
         return sorted(p for p in self.path.rglob(".*.tmp*") if p.is_file() and _TEMPORARY.match(p.name))
@@ -274,36 +203,26 @@ class Run:
         return removed
 
     def is_complete(self, relpath: str | os.PathLike) -> bool:
-        """True when the artifact at ``relpath`` is finished.
-
-        A file is complete when it exists (files are written atomically); a folder is complete
-        when :meth:`mark_complete` wrote its marker (the last thing written for that unit of work).
-        """
+        """True when ``relpath`` is finished: an (atomically written) file exists, or a folder has its marker."""
         p = self.path / relpath
-        if p.is_dir():
-            return (p / COMPLETE_MARKER).exists()
-        return p.is_file()
+        return (p / COMPLETE_MARKER).exists() if p.is_dir() else p.is_file()
 
     def mark_complete(self, relpath: str | os.PathLike, **info: Any) -> Path:
         """Mark the folder ``relpath`` as complete (optionally with some summary ``info``)."""
-        folder = self.dir(*Path(relpath).parts) if str(relpath) not in ("", ".") else self.path
-        return write_json(folder / COMPLETE_MARKER, {"completed": now_iso(), **info})
+        return write_json(self.dir(*Path(relpath).parts) / COMPLETE_MARKER, {"completed": now_iso(), **info})
 
 
 def _validate_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
-        raise ValueError(
-            f"run id {run_id!r} is not valid: expected letters, digits, '.', '_' or '-' "
-            "(no spaces or slashes)"
-        )
+        raise ValueError(f"run id {run_id!r} is not valid: expected letters, digits, '.', '_' or '-' "
+                         "(no spaces or slashes)")
     return run_id
 
 
 def new_run_id(profile: str | None = None, root: Path | None = None) -> str:
     """A fresh run id ``YYYYmmdd-HHMMSS[-profile]`` that no folder in ``root`` uses yet."""
     root = root or runs_root()
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{profile}" if profile else stamp
+    base = "-".join(filter(None, [_dt.datetime.now().strftime("%Y%m%d-%H%M%S"), profile]))
     candidate, k = base, 1
     while (root / candidate).exists():
         k += 1
@@ -317,28 +236,16 @@ def create_run(run_id: str | None = None, profile: str | None = None,
     root = Path(root) if root else runs_root()
     root.mkdir(parents=True, exist_ok=True)
     run_id = _validate_run_id(run_id) if run_id else new_run_id(profile, root)
-    path = root / run_id
     try:
-        path.mkdir()
+        (root / run_id).mkdir()
     except FileExistsError:
-        raise FileExistsError(
-            f"run directory {path} already exists: a new run never overwrites an earlier one; "
-            "pass --resume to continue it, or choose another run id"
-        ) from None
-    manifest = {
-        "run_id": run_id,
-        "profile": profile,
-        "status": "running",
-        "created": now_iso(),
-        "finished": None,
-        "git_commit": git_commit(),
-        "versions": env.versions(),
-        "devices": env.devices(),
-        "parameters": parameters or {},
-        "notebooks": {},
-    }
-    write_json(path / MANIFEST, manifest)
-    return Run(path)
+        raise FileExistsError(f"run directory {root / run_id} already exists: a new run never overwrites an earlier "
+                              "one; pass --resume to continue it, or choose another run id") from None
+    write_json(root / run_id / MANIFEST, {
+        "run_id": run_id, "profile": profile, "status": "running", "created": now_iso(), "finished": None,
+        "git_commit": git_commit(), "versions": env.versions(), "devices": env.devices(),
+        "parameters": parameters or {}, "notebooks": {}})
+    return Run(root / run_id)
 
 
 def resolve_run_path(run_dir: str | os.PathLike) -> Path:
@@ -349,57 +256,34 @@ def resolve_run_path(run_dir: str | os.PathLike) -> Path:
     return runs_root() / _validate_run_id(str(run_dir))
 
 
-def _current_pointer(profile: str | None, root: Path | None = None) -> Path:
-    name = _validate_run_id(profile) if profile else "default"
-    return (root or runs_root()) / f"current-{name}.json"
+def _current_pointer(profile: str | None, root: Path) -> Path:
+    return root / f"current-{_validate_run_id(profile) if profile else 'default'}.json"
 
 
 def current_run(profile: str | None, root: str | os.PathLike | None = None) -> Run | None:
-    """The profile's current run (the run a notebook of ``profile`` last opened), or None.
-
-    A pointer to a run folder that was deleted or moved counts as no current run.
-    """
+    """The run a notebook of ``profile`` last opened, or None (also when that run folder was deleted or moved)."""
     root = Path(root) if root else runs_root()
-    pointer = _current_pointer(profile, root)
-    if not pointer.is_file():
-        return None
     try:
-        run_id = _validate_run_id(read_json(pointer)["run_id"])
-    except (ValueError, KeyError, TypeError):
+        path = root / _validate_run_id(read_json(_current_pointer(profile, root))["run_id"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
-    path = root / run_id
     return Run(path) if (path / MANIFEST).exists() else None
 
 
 def set_current_run(run: Run, profile: str | None) -> None:
     """Make ``run`` the current run of ``profile`` (only for runs that live in :func:`runs_root`)."""
     root = runs_root()
-    if run.path.parent != root.resolve():
-        return  # a run elsewhere (a test's temporary folder, an explicit path) is never made current
-    write_json(_current_pointer(profile, root), {"run_id": run.run_id, "profile": profile, "set": now_iso()})
+    if run.path.parent == root.resolve():  # a run elsewhere (a test's tmp folder, a path) never is
+        write_json(_current_pointer(profile, root), {"run_id": run.run_id, "profile": profile, "set": now_iso()})
 
 
 def open_run(run_dir: str | os.PathLike | None = None, notebook: str | None = None,
              parameters: dict | None = None, profile: str | None = None) -> Run:
-    """Open the run a notebook writes into.
-
-    Parameters
-    ----------
-    run_dir : str, path or None
-        None joins the profile's current run (see :func:`current_run`), creating one if there is
-        none. ``"new"`` creates a new run. A path or a run id opens that run, creating it if it
-        does not exist yet. Whichever run is opened becomes the profile's current run when it
-        lives in :func:`runs_root`, so the notebooks that follow join it.
-    notebook : str, optional
-        The notebook's key in the manifest (e.g. ``"03_gridsearch-up"``); its parameters and
-        start time are recorded there.
-    parameters : dict, optional
-        The resolved parameters to record.
-    profile : str, optional
-        Profile name for a new run (defaults to ``parameters['profile']``).
-    """
-    profile = profile or (parameters or {}).get("profile")
-    if run_dir is None or str(run_dir) == "":
+    """Open the run a notebook writes into (None: the profile's current run, ``"new"``: a new one, else a path or run
+    id, created if missing), make it the profile's current run and record ``notebook`` with its ``parameters``."""
+    parameters = parameters or {}
+    profile = profile or parameters.get("profile")
+    if not run_dir:
         run = current_run(profile) or create_run(profile=profile)
     elif str(run_dir) == NEW_RUN:
         run = create_run(profile=profile)
@@ -408,64 +292,38 @@ def open_run(run_dir: str | os.PathLike | None = None, notebook: str | None = No
         if (path / MANIFEST).exists():
             run = Run(path)
         elif path.exists() and any(path.iterdir()):
-            raise FileExistsError(
-                f"{path} exists but is not a run directory ({MANIFEST} is missing); "
-                "refusing to write into it"
-            )
+            raise FileExistsError(f"{path} exists but is not a run directory ({MANIFEST} is missing); "
+                                  "refusing to write into it")
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists():
                 path.rmdir()
             run = create_run(run_id=path.name, profile=profile, root=path.parent)
     set_current_run(run, profile)
     if notebook:
-        key = execution_key(notebook, (parameters or {}).get("label"))
-        entry = {"parameters": parameters or {}}
-        existing = run.manifest.get("notebooks", {}).get(key, {})
-        if existing.get("status") != "completed":
-            entry.update(status="running", started=existing.get("started") or now_iso())
-        run.record_notebook(key, **entry)
+        key = execution_key(notebook, parameters.get("label"))
+        old = run.manifest.get("notebooks", {}).get(key, {})
+        again = {"status": "running", "started": old.get("started") or now_iso()}  # unless it completed
+        run.record_notebook(key, parameters=parameters, **({} if old.get("status") == "completed" else again))
     return run
 
 
 class MissingPrerequisite(FileNotFoundError):
-    """A notebook needs results that an earlier notebook writes; the message says what to run.
-
-    In a notebook it prints as its message alone (no traceback from inside the helpers).
-    """
+    """A notebook needs an earlier notebook's results; the message (shown without a traceback) says what to run."""
 
     def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
         return [f"\x1b[1;31mMissingPrerequisite:\x1b[0m {self}"]
 
 
 def require(run: Run, needed: dict[str, str], notebook: str) -> None:
-    """Check that ``run`` holds every artifact ``notebook`` needs before it starts.
-
-    Parameters
-    ----------
-    run : Run
-        The run the notebook opened.
-    needed : dict
-        ``{artifact path inside the run: what to run to make it}``, e.g.
-        ``{"tabular/gridsearch/down/summary.csv": "03_gridsearch with variants=['down']"}``.
-    notebook : str
-        The notebook asking (named in the message).
-
-    Raises
-    ------
-    MissingPrerequisite
-        Naming every missing artifact's notebook and parameters, and the run looked in.
-    """
-    missing = [todo for rel, todo in needed.items() if not run.is_complete(rel)]
-    if missing:
-        todo = list(dict.fromkeys(missing))
+    """Raise :class:`MissingPrerequisite` unless ``run`` holds every artifact ``notebook`` needs; ``needed`` maps
+    an artifact path in the run to what makes it (``{"tabular/x/summary.csv": "03_gridsearch with ..."}``)."""
+    if todo := list(dict.fromkeys(todo for rel, todo in needed.items() if not run.is_complete(rel))):
         raise MissingPrerequisite(
             f"{notebook} needs results that are not in the run {run.path} yet: run "
             + "; run ".join(todo) + " first, with the same profile, so that it writes into this run"
             + ("; in Colab keep runs on Google Drive (USE_DRIVE = True in the setup cell): every notebook "
                "gets its own machine, so only Drive carries results from one notebook to the next"
-               if "google.colab" in sys.modules else "")
-        )
+               if "google.colab" in sys.modules else ""))
 
 
 def execution_key(notebook: str, label: str | None = None) -> str:
@@ -476,13 +334,9 @@ def execution_key(notebook: str, label: str | None = None) -> str:
 def latest_run(root: str | os.PathLike | None = None, containing: str | None = None) -> Run:
     """The most recently created run (optionally one that has the file/folder ``containing``)."""
     root = Path(root) if root else runs_root()
-    candidates = []
-    if root.exists():
-        for p in root.iterdir():
-            if (p / MANIFEST).exists() and (containing is None or (p / containing).exists()):
-                candidates.append(p)
-    if not candidates:
+    found = [p for p in (root.iterdir() if root.exists() else ())
+             if (p / MANIFEST).exists() and (containing is None or (p / containing).exists())]
+    if not found:
         what = f" containing {containing!r}" if containing else ""
         raise FileNotFoundError(f"no run{what} found in {root}; run the earlier notebooks first")
-    candidates.sort(key=lambda p: (read_json(p / MANIFEST).get("created", ""), p.name))
-    return Run(candidates[-1])
+    return Run(max(found, key=lambda p: (read_json(p / MANIFEST).get("created", ""), p.name)))

@@ -1,6 +1,5 @@
-"""Image folders (``data_dir/<class name>/<image files>``): a validating loader, duplicate-aware stratified
-splits, the train/val/test arrays of notebooks 07 and 08, and a ``tf.data`` pipeline (TensorFlow imported
-lazily). The embedded bananas (:mod:`helpers.data.bananas`, re-exported here) are real JPEG/PNG files."""
+"""Image folders (``data_dir/<class name>/<image files>``): a validating loader, duplicate-aware stratified splits,
+the arrays of notebooks 07/08, a lazy ``tf.data`` pipeline; real JPEG/PNG bananas (:mod:`helpers.data.bananas`)."""
 
 from __future__ import annotations
 
@@ -19,16 +18,13 @@ from helpers.data.bananas import BANANA_CLASSES, data_root, embedded_banana_dir
 from helpers.env import op_determinism_enabled
 
 __all__ = ["BANANA_CLASSES", "data_root", "embedded_banana_dir", "ImageFolder", "read_image", "load_image_folder",
-           "split_indices", "split_dataset", "load_image_splits", "make_dataset", "augmentation_layers",
-           "show_images"]
+           "split_indices", "split_dataset", "load_image_splits", "make_dataset", "augmentation_layers", "show_images"]
 
 
 @dataclass
 class ImageFolder:
-    """Images loaded from a class-per-folder directory: ``images`` (uint8 N x H x W x 3), ``labels``
-    (index into ``class_names``, the sorted folder names), ``paths``, ``groups`` (the same id for the
-    same pixels: duplicates), ``formats`` (detected from the content), ``skipped`` (class, path, reason)
-    and ``summary`` (per class: found, loaded, skipped, duplicates; and a total row)."""
+    """Images of a class-per-folder directory: ``images`` (uint8 N x H x W x 3), ``labels`` (into ``class_names``,
+    the sorted folder names), ``paths``, ``groups`` (same id = same pixels), ``formats``, ``skipped``, ``summary``."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -60,8 +56,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA"):
-        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, img.convert("RGBA")).convert("RGB")
+        return Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA")).convert("RGB")
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         arr = np.asarray(img, dtype=np.float64)
         lo, hi = float(arr.min()), float(arr.max())
@@ -110,8 +105,7 @@ def _load_class(cdir: Path, label: int, size, max_per_class, out: dict) -> dict:
             out["skipped"].append({"class": cdir.name, "path": str(path), "reason": reason})
             reasons.append(f"{path.name}: {reason}")
             continue
-        for key, value in (("images", arr), ("labels", label), ("paths", str(path)), ("hashes", digest),
-                           ("formats", fmt)):
+        for key, value in zip(("images", "labels", "paths", "hashes", "formats"), (arr, label, str(path), digest, fmt)):
             out[key].append(value)
         hashes.append(digest)
     if not hashes:
@@ -122,9 +116,8 @@ def _load_class(cdir: Path, label: int, size, max_per_class, out: dict) -> dict:
 
 
 def load_image_folder(data_dir: str | os.PathLike, image_size=96, max_per_class: int | None = None) -> ImageFolder:
-    """Load a class-per-folder directory (hidden folders and loose files ignored), validating every file:
-    unreadable ones are skipped with a reason. Images are resized to ``image_size`` (int or (height, width),
-    as Keras does); ``max_per_class`` loads at most that many per class. A missing folder raises
+    """Load a class-per-folder directory (hidden folders, loose files ignored; unreadable files skipped with a reason),
+    resized to ``image_size`` (int or (height, width)), at most ``max_per_class`` per class. A missing folder raises
     FileNotFoundError; fewer than two classes, a class without any loadable image or a bad argument ValueError."""
     size = _as_hw(image_size)
     if max_per_class is not None and (not isinstance(max_per_class, (int, np.integer)) or max_per_class < 1):
@@ -174,9 +167,8 @@ def _take_groups(labels: np.ndarray, groups: np.ndarray, candidates: np.ndarray,
 
 def split_indices(labels, groups=None, test_size: float = 0.3, val_size: float = 0.3,
                   seed: int = 0) -> dict[str, np.ndarray]:
-    """Stratified ``{"train", "val", "test"}`` sorted indices: ``test_size`` of each class to test, then
-    ``val_size`` of the rest to validation (the study's 30 % / 30 %). A duplicate group (same ``groups`` id;
-    None: every image its own) always stays in one split, so no image leaks between splits."""
+    """Stratified sorted ``{"train", "val", "test"}`` indices: ``test_size`` of each class to test, ``val_size`` of the
+    rest to val; a duplicate group (same ``groups`` id; None: all distinct) stays in one split, so nothing leaks."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) == 0:
         raise ValueError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
@@ -221,7 +213,7 @@ def load_image_splits(data_dir=None, image_size: int = 32, n_per_class: int = 60
         old = [folder.class_names.index(c) for c in class_subset]
         keep = np.isin(folder.labels, old)
         folder.images, folder.groups = folder.images[keep], folder.groups[keep]
-        folder.paths = [p for p, k in zip(folder.paths, keep) if k]
+        folder.paths, folder.formats = ([v for v, k in zip(vs, keep) if k] for vs in (folder.paths, folder.formats))
         folder.labels = np.array([old.index(int(v)) for v in folder.labels[keep]], dtype=np.int64)
         folder.class_names = list(class_subset)
     splits = split_dataset(folder, test_size=test_size, val_size=val_size, seed=seed)
@@ -245,9 +237,8 @@ def augmentation_layers(seed: int = 0, rotation: float = 0.05, zoom: float = 0.2
 
 def make_dataset(x, y=None, batch_size: int = 32, training: bool = False, augment=None, preprocess=None,
                  seed: int = 0, cache: bool = True):
-    """A ``tf.data.Dataset`` of ``(images, labels)`` batches (images only when ``y`` is None); images enter as
-    float32 copies. Training: cache, shuffle (seeded, anew each epoch), batch, ``augment``, ``preprocess`` (e.g.
-    a backbone's ``preprocess_input``), prefetch. Evaluation: batch, ``preprocess``, cache, prefetch."""
+    """A ``tf.data.Dataset`` of float32 ``(images, labels)`` batches (images only if ``y`` is None). Training: cache,
+    shuffle (seeded, anew each epoch), batch, ``augment``, ``preprocess``; else batch, ``preprocess``, cache."""
     import tensorflow as tf
 
     x = np.asarray(x)
@@ -270,13 +261,10 @@ def make_dataset(x, y=None, batch_size: int = 32, training: bool = False, augmen
             images = preprocess(images)
         return (images, *rest) if rest else images
 
-    # With op determinism on, tf.data runs a map with random (stateful) ops sequentially anyway, and
-    # asking for a parallel one only makes TensorFlow log a spurious "use_unbounded_threadpool" error.
+    # Op determinism runs a random map sequentially anyway; a parallel one only logs a spurious TensorFlow error.
     stateful = training and augment is not None and op_determinism_enabled()
     ds = ds.map(transform) if stateful else ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if cache and not training:
-        ds = ds.cache()
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return (ds.cache() if cache and not training else ds).prefetch(tf.data.AUTOTUNE)
 
 
 def show_images(images, titles=None, ncols: int = 6, size: float = 1.8, suptitle: str | None = None):

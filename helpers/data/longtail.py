@@ -1,15 +1,11 @@
-"""Long-tailed datasets: exponential subsampling with an imbalance ratio, one HDF5 file per
-dataset (h5py) and a ``tf.data`` reader that streams from it.
-
-HDF5 layout written by :func:`write_hdf5`::
+"""Long-tailed datasets: exponential subsampling with an imbalance ratio, one HDF5 file per dataset (h5py; as the
+reference log did, so training streams its 108,764 images from disk, not JPEGs) and a ``tf.data`` reader.
+The HDF5 layout written by :func:`write_hdf5`::
 
     /class_names          1-D UTF-8 strings (also the file attribute ``class_names``)
     /<split>/images       uint8, N x H x W x 3, chunked one image per chunk
     /<split>/labels       int64, N
     attributes            anything passed as ``attrs`` (imbalance ratio, seed, counts...)
-
-The reference log stored its 108,764 images this way so that training streams from disk instead
-of decoding JPEGs every epoch.
 """
 
 from __future__ import annotations
@@ -28,12 +24,10 @@ __all__ = ["long_tail_counts", "make_long_tail", "long_tail_splits", "tail_class
            "hdf5_class_names", "hdf5_summary", "hdf5_dataset"]
 
 
-def _check_ratio(imbalance_ratio: float) -> float:
-    if (isinstance(imbalance_ratio, bool) or not isinstance(imbalance_ratio, (int, float, np.number))
-            or not np.isfinite(imbalance_ratio) or imbalance_ratio < 1):
-        raise ValueError(f"imbalance_ratio must be a number >= 1 (n_max / n_min; 1 = balanced), "
-                         f"got {imbalance_ratio!r}")
-    return float(imbalance_ratio)
+def _check_ratio(ratio: float) -> float:
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.number)) or not 1 <= ratio < np.inf:
+        raise ValueError(f"imbalance_ratio must be a number >= 1 (n_max / n_min; 1 = balanced), got {ratio!r}")
+    return float(ratio)
 
 
 def long_tail_counts(n_max: int, num_classes: int, imbalance_ratio: float) -> np.ndarray:
@@ -42,17 +36,14 @@ def long_tail_counts(n_max: int, num_classes: int, imbalance_ratio: float) -> np
     ratio = _check_ratio(imbalance_ratio)
     if int(n_max) < 1 or int(num_classes) < 1:
         raise ValueError(f"n_max and num_classes must be >= 1, got n_max={n_max!r}, num_classes={num_classes!r}")
-    if num_classes == 1:
-        return np.array([int(n_max)])
-    exponents = np.arange(num_classes) / (num_classes - 1)
+    exponents = np.arange(num_classes) / max(num_classes - 1, 1)
     return np.maximum(np.floor(int(n_max) * ratio ** (-exponents) + 1e-9).astype(int), 1)
 
 
 def make_long_tail(x, y, imbalance_ratio: float, seed: int = 0, class_order: Sequence[int] | None = None,
                    n_max: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(x_lt, y_lt, counts)``: ``(x, y)`` subsampled (``seed``) to an exponential long tail, in the original
-    order, and the count per class. ``class_order``: head to tail (default 0, 1, ...); ``n_max``: the head's
-    size (default: all its samples). Too few samples for a target or a ratio below 1 raise ValueError."""
+    """``(x_lt, y_lt, counts)``: ``(x, y)`` subsampled (``seed``, original order) to an exponential long tail;
+    ``class_order`` head to tail (default 0, 1, ...), ``n_max`` the head's size (default: all its samples)."""
     ratio = _check_ratio(imbalance_ratio)
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != len(x):
@@ -64,16 +55,15 @@ def make_long_tail(x, y, imbalance_ratio: float, seed: int = 0, class_order: Seq
     available = np.bincount(y, minlength=num_classes)
     head = int(n_max) if n_max is not None else int(available[order[0]])
     targets = long_tail_counts(head, num_classes, ratio)
-    rng, keep, counts = np.random.default_rng(seed), [], np.zeros(num_classes, dtype=int)
+    rng, keep = np.random.default_rng(seed), []
     for rank, cls in enumerate(order):
         idx = np.flatnonzero(y == cls)
         if targets[rank] > len(idx):
             raise ValueError(f"class {cls} has {len(idx)} samples but the long tail needs {targets[rank]} "
                              f"(n_max={head}, imbalance_ratio={ratio}); lower n_max")
         keep.append(rng.choice(idx, size=targets[rank], replace=False))
-        counts[cls] = targets[rank]
     keep = np.sort(np.concatenate(keep))
-    return np.asarray(x)[keep], y[keep], counts
+    return np.asarray(x)[keep], y[keep], targets[np.argsort(order)]  # the count of each class index
 
 
 def long_tail_splits(splits: Mapping[str, tuple], imbalance_ratio: float, seed: int = 0,
@@ -82,8 +72,7 @@ def long_tail_splits(splits: Mapping[str, tuple], imbalance_ratio: float, seed: 
     and test stay balanced, so per-class metrics are measured fairly."""
     if "train" not in splits:
         raise ValueError(f"splits must contain 'train'; it has {sorted(splits)}")
-    x, y = splits["train"]
-    x_lt, y_lt, _ = make_long_tail(x, y, imbalance_ratio, seed=seed, class_order=class_order, n_max=n_max)
+    x_lt, y_lt, _ = make_long_tail(*splits["train"], imbalance_ratio, seed=seed, class_order=class_order, n_max=n_max)
     return {**splits, "train": (x_lt, y_lt)}
 
 
@@ -120,18 +109,14 @@ def write_hdf5(path: str | os.PathLike, splits: Mapping[str, tuple], class_names
             raise ValueError(f"split {split!r}: labels must be in [0, {len(names)}) (one per class name), "
                              f"got {y.min()}..{y.max()}")
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("class_names", data=np.array(names, dtype=object), dtype=h5py.string_dtype())
-            f.attrs["class_names"] = names
-            for key, value in (attrs or {}).items():
-                f.attrs[key] = value
-            for split, (x, y) in splits.items():
-                x, y = np.asarray(x), np.asarray(y, dtype=np.int64)
-                chunks = (1, *x.shape[1:]) if len(x) else None
-                f.create_dataset(f"{split}/images", data=x, chunks=chunks,
-                                 compression=compression if len(x) else None)
-                f.create_dataset(f"{split}/labels", data=y)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("class_names", data=np.array(names, dtype=object), dtype=h5py.string_dtype())
+        f.attrs.update({"class_names": names, **(attrs or {})})
+        for split, (x, y) in splits.items():
+            x, filled = np.asarray(x), len(x) > 0
+            f.create_dataset(f"{split}/images", data=x, chunks=(1, *x.shape[1:]) if filled else None,
+                             compression=compression if filled else None)
+            f.create_dataset(f"{split}/labels", data=np.asarray(y, dtype=np.int64))
     return path
 
 
@@ -164,14 +149,11 @@ def hdf5_class_names(path: str | os.PathLike) -> list[str]:
 def hdf5_summary(path: str | os.PathLike):
     """One row per split and class: the number of images (a DataFrame with split, class, count)."""
     names = hdf5_class_names(path)
-    rows = []
     with _open(path) as f:
-        for split in f:
-            if split == "class_names":
-                continue
-            counts = np.bincount(_require(f, f"{split}/labels")[()], minlength=len(names))
-            rows += [{"split": split, "class": names[c], "count": int(n)} for c, n in enumerate(counts)]
-    return pd.DataFrame(rows)
+        counts = {split: np.bincount(_require(f, f"{split}/labels")[()], minlength=len(names))
+                  for split in f if split != "class_names"}
+    return pd.DataFrame([{"split": split, "class": names[c], "count": int(n)}
+                         for split, per_class in counts.items() for c, n in enumerate(per_class)])
 
 
 def read_hdf5(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -187,10 +169,9 @@ def read_hdf5(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarr
 def hdf5_dataset(path: str | os.PathLike, split: str, batch_size: int = 32, shuffle: bool = False,
                  seed: int = 0, block_size: int = 256, preprocess: Callable[[np.ndarray], np.ndarray] | None = None,
                  num_classes: int | None = None, label_smoothing: float = 0.0):
-    """A ``tf.data.Dataset`` of ``(images uint8, labels)`` batches streamed from an HDF5 split ``block_size``
-    images at a time (larger than memory works). ``shuffle``: a new order of blocks and images every epoch
-    (seeded); ``preprocess``: a NumPy function on a uint8 block (e.g. ``enhancement.clahe_white_balance``);
-    ``num_classes``: one-hot float32 labels (else int64) with ``label_smoothing`` baked in."""
+    """A ``tf.data.Dataset`` of ``(images uint8, labels)`` batches streamed ``block_size`` images at a time from an
+    HDF5 split (larger than memory works); ``shuffle``: new block and image order each epoch (seeded); ``preprocess``:
+    a NumPy function on a uint8 block; ``num_classes``: one-hot float32 labels with ``label_smoothing`` (else int64)."""
     import tensorflow as tf
 
     if int(batch_size) < 1 or int(block_size) < 1:
@@ -198,8 +179,7 @@ def hdf5_dataset(path: str | os.PathLike, split: str, batch_size: int = 32, shuf
     if label_smoothing and not num_classes:
         raise ValueError("label_smoothing needs num_classes (one-hot labels)")
     with _open(path) as f:
-        images = _require(f, f"{split}/images")
-        _require(f, f"{split}/labels")
+        images, _ = _require(f, f"{split}/images"), _require(f, f"{split}/labels")
         n, shape = images.shape[0], images.shape[1:]
     if n == 0:
         raise ValueError(f"HDF5 file {path}: split {split!r} has no images")

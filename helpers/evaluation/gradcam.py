@@ -1,6 +1,5 @@
-"""Grad-CAM (Selvaraju et al., 2017) for notebook 06, which writes the computation out in a cell
-(:func:`gradcam_heatmap` is the same, checked); here also the plumbing: the best model of each backbone in
-a run, its test images as 05 split them, overlays and grids of right and wrong predictions."""
+"""Grad-CAM (Selvaraju et al., 2017): :func:`gradcam_heatmap` checks notebook 06's own cell; plumbing for the best
+model of each backbone in a run, its test images as 05 split them, overlays, grids of right/wrong predictions."""
 
 from __future__ import annotations
 
@@ -63,8 +62,8 @@ def overlay(image, heatmap, alpha: float = 0.4, colormap: str = "jet") -> np.nda
 
 
 def select_right_wrong(y_true, y_pred, n: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of up to ``n`` correct and ``n`` wrong predictions (the first ones, or a seeded random
-    choice when ``seed`` is given), sorted; fewer when fewer exist."""
+    """Sorted indices of up to ``n`` correct and ``n`` wrong predictions (the first ones, or a seeded random
+    choice when ``seed`` is given)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}; expected the same")
@@ -85,8 +84,8 @@ def gradcam_grid(model, images, preprocessed, indices, last_conv_layer, titles, 
 
 
 def best_models(run, backbones=None):
-    """The best trained model of each backbone (highest test accuracy, then lowest loss) that 05 wrote
-    into ``run``; one row per backbone: backbone, mode, seed, split, accuracy, loss, macro_f1, unit."""
+    """The best model of each backbone 05 trained into ``run`` (highest test accuracy, then lowest loss): one row
+    per backbone with backbone, mode, seed, split, accuracy, loss, macro_f1, unit."""
     root = run.path / layout.BANANA
     found = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     wanted = list(backbones) if backbones else found
@@ -96,12 +95,11 @@ def best_models(run, backbones=None):
         raise MissingPrerequisite(f"no trained models for {missing or 'any backbone'} in {root} (found "
                                   f"{found or 'none'}): run 05_banana_transfer with {todo} into this run first")
     rows = []
-    for backbone in wanted:
-        for marker in sorted((root / backbone).glob(f"*/seed*/{COMPLETE_MARKER}")):
-            unit = marker.parent.relative_to(run.path)
-            row = run.read_json(unit / layout.METRICS)["row"]
-            rows.append({k: row[k] for k in ("backbone", "mode", "seed", "split", "accuracy", "loss", "macro_f1")}
-                        | {"unit": str(unit)})
+    for marker in sorted(m for b in wanted for m in (root / b).glob(f"*/seed*/{COMPLETE_MARKER}")):
+        unit = marker.parent.relative_to(run.path)
+        row = run.read_json(unit / layout.METRICS)["row"]
+        rows.append({k: row[k] for k in ("backbone", "mode", "seed", "split", "accuracy", "loss", "macro_f1")}
+                    | {"unit": str(unit)})
     if not rows:
         raise FileNotFoundError(f"no completed model folders under {root}; run 05_banana_transfer first")
     frame = pd.DataFrame(rows).sort_values(["backbone", "accuracy", "loss"], ascending=[True, False, True])

@@ -1,8 +1,5 @@
-"""Verdicts computed from numbers: under/over-fitting, "do two results differ?", winner per label.
-
-Every function is pure (numbers in, a :class:`Verdict` or a DataFrame out), so the report quotes its
-sentences and the tests check them on hand-made inputs. A verdict carries the numbers it used.
-"""
+"""Verdicts computed from numbers: under/over-fitting, "do two results differ?", winner per label. Pure
+functions (numbers in, a :class:`Verdict` or a DataFrame out); a verdict carries the numbers it used."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from helpers.plots import history_columns
 
@@ -34,10 +32,7 @@ class Verdict:
 
 def accuracy_key(columns: Mapping | Any) -> str | None:
     """The accuracy metric logged with its ``val_`` twin (``accuracy``, ``sparse_categorical_accuracy``...)."""
-    for key in ACCURACY_NAMES:
-        if key in columns and f"val_{key}" in columns:
-            return key
-    return None
+    return next((key for key in ACCURACY_NAMES if key in columns and f"val_{key}" in columns), None)
 
 
 def spread(sd) -> float:
@@ -45,26 +40,20 @@ def spread(sd) -> float:
     return 0.0 if sd is None or not math.isfinite(float(sd)) else float(sd)
 
 
+def _require(table, columns, where: str, what: str = "table") -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{where}: column(s) {missing} not in the {what}; it has {list(table.columns)}")
+
+
 def fit_verdict(history, *, gap_threshold: float = 0.10, rise_threshold: float = 0.10,
                 chance: float | None = None, low_margin: float = 0.10, still_falling: float = 0.05,
                 min_epochs: int = 3) -> Verdict:
-    """Over-fitting, under-fitting or a good fit, from the train and validation curves.
-
-    Rules, in this order: fewer than ``min_epochs`` epochs is ``"inconclusive"``; **overfitting** when
-    the validation loss ended more than ``rise_threshold`` (relative) above its minimum while the
-    training loss kept falling, or when the final train - validation accuracy gap exceeds
-    ``gap_threshold``; **underfitting** when train and validation accuracy both stay below
-    ``chance + low_margin`` (``chance`` given, e.g. 1 / n_classes), or when both losses still fell by
-    more than ``still_falling`` (relative) over the last epoch; otherwise a **good fit**.
-
-    ``history`` is a Keras History, dict or DataFrame with ``loss`` and ``val_loss`` (and optionally
-    ``accuracy`` / ``val_accuracy``). Returns a :class:`Verdict`: ``"overfitting"``,
-    ``"underfitting"``, ``"good fit"`` or ``"inconclusive"``.
-    """
-    cols = history_columns(history)
-    missing = [c for c in ("loss", "val_loss") if c not in cols]
-    if missing:
-        raise ValueError(f"fit_verdict: history has no column(s) {missing}; it has {sorted(cols)}")
+    """``"overfitting"`` (validation loss rose > ``rise_threshold`` above its minimum as training loss fell, or a
+    final accuracy gap > ``gap_threshold``), ``"underfitting"`` (accuracy within ``low_margin`` of ``chance``, or
+    both losses still falling > ``still_falling``), ``"good fit"``, or ``"inconclusive"`` (< ``min_epochs``),
+    from a Keras History, dict or DataFrame with ``loss``, ``val_loss`` (and accuracies)."""
+    cols = history_columns(history, require=("loss", "val_loss"))
     for name, value in (("gap_threshold", gap_threshold), ("rise_threshold", rise_threshold),
                         ("low_margin", low_margin), ("still_falling", still_falling)):
         if not (isinstance(value, (int, float)) and value >= 0):
@@ -116,15 +105,9 @@ def fit_verdict(history, *, gap_threshold: float = 0.10, rise_threshold: float =
 def differ_beyond_sd(mean_a: float, sd_a: float, mean_b: float, sd_b: float, *,
                      n_a: int | None = None, n_b: int | None = None, alpha: float = 0.05,
                      names: Sequence[str] = ("A", "B"), metric: str = "score", digits: int = 3) -> Verdict:
-    """Do two results (mean ± SD over runs) differ by more than their spread?
-
-    "Beyond SD" means the intervals ``mean ± SD`` do not overlap: ``|mean_a - mean_b| > sd_a + sd_b``.
-    When ``n_a`` and ``n_b`` are both at least 2, Welch's t-test must also give ``p < alpha``.
-    ``names`` and ``metric`` name the two configurations and the metric in the sentence.
-
-    Returns a :class:`Verdict`: ``"differ"``, ``"no clear difference"`` or, when ``n_a`` or ``n_b`` is
-    1, ``"undetermined"`` (one run has no SD); numbers: diff, sd_sum, and ``t``, ``p`` when tested.
-    """
+    """``"differ"`` when the intervals mean ± SD do not overlap (and, with ``n_a``, ``n_b`` >= 2, Welch's t-test
+    gives ``p < alpha``), else ``"no clear difference"``; ``"undetermined"`` when a side has one run (no SD).
+    Numbers: diff, sd_sum, and ``t``, ``p`` when tested."""
     for key, value in {"mean_a": mean_a, "sd_a": sd_a, "mean_b": mean_b, "sd_b": sd_b}.items():
         if value is None or not isinstance(value, (int, float, np.number)) or not math.isfinite(float(value)):
             raise ValueError(f"differ_beyond_sd: {key} must be a finite number, got {value!r}")
@@ -161,33 +144,24 @@ def differ_beyond_sd(mean_a: float, sd_a: float, mean_b: float, sd_b: float, *,
 
 def winner_per_label(table, *, label: str = "label", variant: str = "variant", score: str = "score",
                      sd: str | None = None, higher_is_better: bool = True, digits: int = 3):
-    """The best variant for each label, with the runner-up and the margin.
-
-    ``table`` has one row per (label, variant) with a numeric ``score`` column (and optionally its
-    ``sd``, then the margin is judged by :func:`differ_beyond_sd`); ``higher_is_better`` False for
-    losses. Returns one row per label: ``label``, ``winner``, ``score``, ``runner_up``,
-    ``runner_up_score``, ``margin``, ``tie``, (``beyond_sd``) and ``sentence``.
-    """
-    import pandas as pd
-
-    missing = [c for c in (label, variant, score) + ((sd,) if sd else ()) if c not in table.columns]
-    if missing:
-        raise ValueError(f"winner_per_label: column(s) {missing} not in the table; it has {list(table.columns)}")
+    """The best variant per label of a (label, variant, ``score``) table: ``label``, ``winner``, ``score``,
+    ``runner_up``, ``runner_up_score``, ``margin``, ``tie``, ``sentence`` (and with an ``sd`` column
+    ``beyond_sd``, judged by :func:`differ_beyond_sd`); ``higher_is_better`` False for losses."""
+    _require(table, (label, variant, score) + ((sd,) if sd else ()), "winner_per_label")
     frame = table.assign(**{score: pd.to_numeric(table[score], errors="coerce")})
     rows, nan = [], float("nan")
     for lab, group in frame.groupby(label, sort=False):
         group = group.dropna(subset=[score]).sort_values(score, ascending=not higher_is_better, kind="stable")
         row = {"label": lab, "winner": None, "score": nan, "runner_up": None, "runner_up_score": nan, "margin": nan,
                "tie": False, "sentence": f"{lab}: no variant has a {score}."}
-        if len(group) == 1:
-            first = group.iloc[0]
+        first = group.iloc[0] if len(group) else None
+        if first is not None:
             row.update(winner=first[variant], score=float(first[score]), sentence=f"{lab}: {first[variant]} is the "
                        f"only variant ({score} {first[score]:.{digits}f}).")
-        elif len(group) > 1:
-            first, second = group.iloc[0], group.iloc[1]
+        if len(group) > 1:
+            second = group.iloc[1]
             margin = abs(float(first[score]) - float(second[score]))
-            row.update(winner=first[variant], score=float(first[score]), runner_up=second[variant],
-                       runner_up_score=float(second[score]), margin=margin, tie=margin == 0)
+            row.update(runner_up=second[variant], runner_up_score=float(second[score]), margin=margin, tie=margin == 0)
             text = (f"{lab}: {first[variant]} wins with {score} {first[score]:.{digits}f}, ahead of "
                     f"{second[variant]} ({second[score]:.{digits}f}) by {margin:.{digits}f}")
             if row["tie"]:
@@ -204,16 +178,9 @@ def winner_per_label(table, *, label: str = "label", variant: str = "variant", s
 
 def compare_to_baseline(table, baseline: str, *, name: str = "name", mean: str = "mean", sd: str = "sd",
                         n: str | None = "n", metric: str = "score", digits: int = 3):
-    """Each configuration against the ``baseline`` row of an ablation table: difference and verdict.
-
-    ``table`` has one row per configuration with columns ``name``, ``mean``, ``sd`` (and ``n`` when
-    known). Returns ``name``, ``mean``, ``sd``, ``diff_vs_baseline``, ``verdict``, ``sentence``.
-    """
-    import pandas as pd
-
-    need = [c for c in (name, mean, sd) if c not in table.columns]
-    if need:
-        raise ValueError(f"compare_to_baseline: column(s) {need} not in the table; it has {list(table.columns)}")
+    """Each configuration of an ablation table (``name``, ``mean``, ``sd``, optional ``n``) against its
+    ``baseline`` row: ``name``, ``mean``, ``sd``, ``diff_vs_baseline``, ``verdict``, ``sentence``."""
+    _require(table, (name, mean, sd), "compare_to_baseline")
     names = [str(x) for x in table[name]]
     if str(baseline) not in names:
         raise ValueError(f"compare_to_baseline: baseline {baseline!r} not in column {name!r}; it has {names}")
@@ -225,11 +192,9 @@ def compare_to_baseline(table, baseline: str, *, name: str = "name", mean: str =
         if str(row[name]) == str(baseline):
             out.update(verdict="baseline", sentence=f"{baseline} is the baseline ({metric} {m:.{digits}f}).")
         else:
-            kw = {}
-            if n and n in table.columns and pd.notna(row[n]) and pd.notna(base[n]):
-                kw = {"n_a": int(row[n]), "n_b": int(base[n])}
-            v = differ_beyond_sd(m, s, float(base[mean]), spread(base[sd]),
-                                 names=(str(row[name]), str(baseline)), metric=metric, digits=digits, **kw)
+            known = n and n in table.columns and pd.notna(row[n]) and pd.notna(base[n])
+            v = differ_beyond_sd(m, s, float(base[mean]), spread(base[sd]), names=(str(row[name]), str(baseline)),
+                                 metric=metric, digits=digits, **({"n_a": int(row[n]), "n_b": int(base[n])} if known else {}))
             out.update(verdict=v.verdict, sentence=v.sentence)
         rows.append(out)
     return pd.DataFrame(rows)

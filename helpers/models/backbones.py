@@ -1,11 +1,11 @@
 """The backbone registry of notebooks 05-06 (VGG16, ResNet50V2, Xception, InceptionV3), their initial weights
 (ImageNet where it can be loaded, else random, saying why), and checked versions of the two functions notebook 05
-writes out, for scripts and tests: a **flat** model with ``head_*`` layers (Grad-CAM reaches the base's layers)
-and its fine-tuning step."""
+writes out: a **flat** model with ``head_*`` layers (Grad-CAM reaches the base's layers) and its fine-tuning."""
 
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,7 @@ class BackboneSpec:
     unfreezes: str
 
     def preprocess_input(self, x):
-        """The backbone's own ``preprocess_input`` on a float32 COPY of ``x`` (Keras' version modifies
-        NumPy arrays in place; tensors pass through)."""
+        """The backbone's ``preprocess_input`` on a float32 COPY of ``x`` (Keras' modifies NumPy arrays in place)."""
         import keras
 
         if isinstance(x, (np.ndarray, list, tuple)):
@@ -45,17 +44,15 @@ class BackboneSpec:
         return getattr(keras.applications, self.module).preprocess_input(x)
 
 
+_NOTOP = "_weights_tf_dim_ordering_tf_kernels_notop.h5"  # the end of every Keras ImageNet no-top file name
 BACKBONES: dict[str, BackboneSpec] = {spec.name: spec for spec in (
-    BackboneSpec("VGG16", "vgg16", 32, "block5_conv3", "block4_pool", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                 "vgg16", "6d6bbae143d832006294945121d1f1fc", "block 5 (3 conv layers)"),
-    BackboneSpec("ResNet50V2", "resnet_v2", 32, "post_relu", "conv5_block2_out",
-                 "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5", "resnet",
+    BackboneSpec("VGG16", "vgg16", 32, "block5_conv3", "block4_pool", f"vgg16{_NOTOP}", "vgg16",
+                 "6d6bbae143d832006294945121d1f1fc", "block 5 (3 conv layers)"),
+    BackboneSpec("ResNet50V2", "resnet_v2", 32, "post_relu", "conv5_block2_out", f"resnet50v2{_NOTOP}", "resnet",
                  "fac2f116257151a9d068a22e544a4917", "the last residual block conv5_block3"),
-    BackboneSpec("Xception", "xception", 71, "block14_sepconv2_act", "block13_pool",
-                 "xception_weights_tf_dim_ordering_tf_kernels_notop.h5", "xception",
+    BackboneSpec("Xception", "xception", 71, "block14_sepconv2_act", "block13_pool", f"xception{_NOTOP}", "xception",
                  "b0042744bf5b25fce3cb969f33bebb97", "exit-flow block 14 (2 separable convs)"),
-    BackboneSpec("InceptionV3", "inception_v3", 75, "mixed10", "mixed8",
-                 "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", "inception_v3",
+    BackboneSpec("InceptionV3", "inception_v3", 75, "mixed10", "mixed8", f"inception_v3{_NOTOP}", "inception_v3",
                  "bcbd6486424b2319ff4ef7d526e38f63", "the top two inception blocks mixed9 and mixed10"),
 )}
 
@@ -64,10 +61,10 @@ def get_backbone(name) -> BackboneSpec:
     """The :class:`BackboneSpec` called ``name`` (case-insensitive); a clear error otherwise."""
     if isinstance(name, BackboneSpec):
         return name
-    spec = {key.lower(): spec for key, spec in BACKBONES.items()}.get(name.lower() if isinstance(name, str) else "")
-    if spec is not None:
-        return spec
-    raise ValueError(f"unknown backbone {name!r}; expected one of {', '.join(BACKBONES)}")
+    found = {key.lower(): spec for key, spec in BACKBONES.items()}.get(str(name).lower())
+    if found is None:
+        raise ValueError(f"unknown backbone {name!r}; expected one of {', '.join(BACKBONES)}")
+    return found
 
 
 def effective_image_size(backbone: str, image_size: int, raise_to_minimum: bool = True) -> int:
@@ -118,10 +115,8 @@ class WeightsChoice:
         """The line a notebook shows before training (a warning when the weights are random)."""
         if not self.random:
             return f"{self.backbone}: {self.description} ({self.reason})"
-        if self.asked in (None, "random"):
-            head = f"{self.backbone}: random initialisation (asked for)"
-        else:
-            head = f"WARNING -- no ImageNet weights could be loaded for {self.backbone}: random initialisation"
+        head = (f"{self.backbone}: random initialisation (asked for)" if self.asked in (None, "random") else
+                f"WARNING -- no ImageNet weights could be loaded for {self.backbone}: random initialisation")
         chance = f" (chance accuracy = 1/{num_classes})" if num_classes else ""
         return f"{head} -- results will be near chance{chance}. {self.reason}"
 
@@ -133,13 +128,12 @@ class WeightsChoice:
 
 
 def resolve_weights(backbone: str, weights="auto", timeout: float = 10.0) -> WeightsChoice:
-    """The initial weights of ``backbone``. ``"auto"``: the ImageNet no-top file from the Keras cache (genuine
-    md5), else downloaded (``timeout`` s per network operation), else random initialisation, saying why.
-    ``"imagenet"``: the same, but an error naming the file to fetch. None or ``"random"``: random. A path:
-    that local weights file."""
+    """``"auto"``: the md5-checked ImageNet no-top file from the Keras cache, else downloaded (``timeout`` s per network
+    operation), else random, saying why (``"imagenet"``: an error naming the file); or None/``"random"``, or a path."""
     spec = get_backbone(backbone)
     if weights is None or weights == "random":
-        return WeightsChoice(spec.name, weights, "random", None, f"weights={weights!r}: random initialisation was asked")
+        return WeightsChoice(spec.name, weights, "random", None,
+                             f"weights={weights!r}: random initialisation was asked")
     if weights not in ("auto", "imagenet"):
         if not isinstance(weights, (str, os.PathLike)):
             raise ValueError(f"weights must be 'auto', 'imagenet', None or a file path, got {weights!r}")
@@ -148,8 +142,6 @@ def resolve_weights(backbone: str, weights="auto", timeout: float = 10.0) -> Wei
             raise FileNotFoundError(f"weights file {path} does not exist; expected 'auto', 'imagenet', None "
                                     f"or the path of a {spec.name} no-top weights file")
         return WeightsChoice(spec.name, str(weights), "file", str(path), f"local file {path.name}")
-    import socket
-
     import keras
     from keras.src.utils import file_utils
 
@@ -160,8 +152,8 @@ def resolve_weights(backbone: str, weights="auto", timeout: float = 10.0) -> Wei
         socket.setdefaulttimeout(timeout)  # per connect/read (offline cannot hang), not for the whole file
         path = Path(keras.utils.get_file(spec.weights_file, url, cache_subdir="models", file_hash=spec.weights_md5))
     except Exception as err:  # offline, DNS failure, timeout, HTTP error...
-        problem = str(err).splitlines()[0] if str(err) else type(err).__name__
-        problem = problem.split(" -- ")[-1]  # Keras: "URL fetch failure on <url>: <code> -- <reason>"
+        # the first line; Keras says "URL fetch failure on <url>: <code> -- <reason>"
+        problem = (str(err).splitlines()[0] if str(err) else type(err).__name__).split(" -- ")[-1]
         if weights == "imagenet":
             raise RuntimeError(
                 f"could not load the ImageNet weights of {spec.name}: not in the Keras cache ({cached}) and the "
@@ -178,28 +170,27 @@ def resolve_weights(backbone: str, weights="auto", timeout: float = 10.0) -> Wei
 
 def _compile(model, learning_rate: float):
     import keras
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     return model
 
 
 def build_transfer_model(backbone: str, num_classes: int, image_size: int, weights=None, dropout: float = 0.3,
                          learning_rate: float = 1e-3):
-    """Notebook 05's model, checked: the frozen base without its top, then GlobalAveragePooling2D ->
-    BatchNormalization -> Dropout -> Dense softmax (float32), compiled (Adam, sparse categorical cross-entropy,
-    accuracy). ``weights``: "auto", "imagenet", None, a path or a :class:`WeightsChoice`."""
+    """Notebook 05's model, checked: frozen no-top base -> GlobalAveragePooling2D -> BatchNormalization -> Dropout ->
+    Dense softmax (float32), compiled (Adam, sparse CE); ``weights``: as :func:`resolve_weights` or a WeightsChoice."""
     import keras
 
     spec = get_backbone(backbone)
     if not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    if not isinstance(image_size, (int, np.integer)) or image_size < spec.min_size:
-        raise ValueError(f"image_size={image_size!r} is below {spec.name}'s minimum input size "
-                         f"{spec.min_size}; expected an integer >= {spec.min_size}")
+    size = effective_image_size(spec.name, image_size, raise_to_minimum=False)
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     choice = weights if weights is None or isinstance(weights, WeightsChoice) else resolve_weights(spec.name, weights)
     base = getattr(keras.applications, spec.name)(include_top=False, weights=getattr(choice, "weights", None),
-                                                  input_shape=(int(image_size), int(image_size), 3))
+                                                  input_shape=(size, size, 3))
     base.trainable = False
     x = keras.layers.GlobalAveragePooling2D(name=f"{HEAD_PREFIX}pool")(base.output)
     # the pooled features' scale differs a lot between bases (random weights: tiny) -- normalised, the head trains
@@ -221,8 +212,8 @@ def top_block(model, backbone: str) -> list:
 
 
 def fine_tune(model, backbone: str, learning_rate: float = 1e-5):
-    """Notebook 05's fine-tuning step, checked: unfreeze :func:`top_block` except BatchNormalization
-    (frozen, so it stays in inference mode) and recompile at ``learning_rate``. Returns the model."""
+    """Notebook 05's fine-tuning step, checked: unfreeze :func:`top_block` except BatchNormalization (frozen:
+    it stays in inference mode) and recompile at ``learning_rate``. Returns the model."""
     import keras
 
     for layer in top_block(model, backbone):
@@ -236,17 +227,16 @@ def trainable_layer_names(model) -> list[str]:
 
 
 def feature_and_head_models(model):
-    """(feature model, head model) sharing the ``head_*`` layers: training the head model on features
-    computed once by the feature model trains the full model's head (the frozen mode's fast path)."""
+    """(feature model, head model) sharing the ``head_*`` layers: training the head model on features computed
+    once by the feature model trains the full model's head (the frozen mode's fast path)."""
     import keras
 
     head = [layer for layer in model.layers if layer.name.startswith(HEAD_PREFIX)]
     if not head:
         raise ValueError(f"model {model.name!r} has no head layers (names starting with {HEAD_PREFIX!r}); "
                          "expected a model built by build_transfer_model")
-    features = head[0].input
-    inputs = x = keras.Input(shape=tuple(features.shape[1:]), name="features")
+    inputs = x = keras.Input(shape=tuple(head[0].input.shape[1:]), name="features")
     for layer in head:
         x = layer(x)
-    return (keras.Model(model.input, features, name=f"{model.name}_features"),
+    return (keras.Model(model.input, head[0].input, name=f"{model.name}_features"),
             keras.Model(inputs, x, name=f"{model.name}_head"))

@@ -1,14 +1,13 @@
 """CNNs from short spec strings, a small CIFAR-style ResNet, and the families of notebook 07.
 
-Spec notation (tokens separated by ``-``; square brackets only group)::
+Spec notation, e.g. ``"[32C3-P2]-[64C3-P2]-512-D3"`` (tokens separated by ``-``; square brackets only group;
+:func:`build_cnn` adds the rescaling input and the output layer)::
 
     32C3      convolution, 32 maps, 3x3 kernel, stride 1, 'same' padding, ReLU
     24C5S2    convolution with stride 2 (a learnable down-sampling)
     P2        max pooling 2x2, stride 2          BN       batch normalisation
     D3        dropout 0.3 (D45 = 0.45, D0 = none) 512      dense layer of 512 units, ReLU
     F, GAP    flatten / global average pooling (a Flatten is added before a dense layer when needed)
-
-Example ``"[32C3-P2]-[64C3-P2]-512-D3"``; :func:`build_cnn` adds the rescaling input and the output layer.
 """
 
 from __future__ import annotations
@@ -137,9 +136,8 @@ def output_config(num_classes: int, binary: bool | None = None) -> dict[str, Any
 def build_cnn(spec: str, input_shape: tuple[int, int, int], num_classes: int, augment: bool = False,
               binary: bool | None = None, learning_rate: float = 1e-3, compile: bool = True, seed: int = 0,
               name: str | None = None):
-    """A Keras CNN from ``spec`` for uint8-range images (rescaled by 1/255 inside); ``augment`` adds
-    :func:`brief_augmentation`, ``binary`` one sigmoid unit for two classes, ``compile`` Adam(``learning_rate``),
-    the matching loss and accuracy; ``seed`` seeds augmentation and dropout. Layers are named by token."""
+    """A Keras CNN from ``spec`` for uint8-range images (rescaled inside; layers named by token; ``seed``: dropout,
+    augmentation); ``augment`` adds :func:`brief_augmentation`, ``binary`` a sigmoid unit, ``compile`` Adam + loss."""
     import keras
     from keras import layers as L
 
@@ -152,7 +150,7 @@ def build_cnn(spec: str, input_shape: tuple[int, int, int], num_classes: int, au
     flat = False
     for layer in layer_specs:
         tag = f"{layer.position:02d}_{layer.token.lower()}"
-        if layer.kind == "dense" and not flat:
+        if layer.kind == "flatten" or (layer.kind == "dense" and not flat):  # a Flatten before the first dense
             x = L.Flatten(name=f"flatten{tag}")(x)
         flat = flat or layer.kind in ("dense", "flatten", "gap")
         if layer.kind == "conv":
@@ -164,8 +162,6 @@ def build_cnn(spec: str, input_shape: tuple[int, int, int], num_classes: int, au
             x = L.BatchNormalization(name=f"bn{tag}")(x)
         elif layer.kind == "dropout" and layer.rate > 0:
             x = L.Dropout(layer.rate, seed=seed, name=f"dropout{tag}")(x)
-        elif layer.kind == "flatten":
-            x = L.Flatten(name=f"flatten{tag}")(x)
         elif layer.kind == "gap":
             x = L.GlobalAveragePooling2D(name=f"gap{tag}")(x)
         elif layer.kind == "dense":
@@ -181,9 +177,8 @@ def build_cnn(spec: str, input_shape: tuple[int, int, int], num_classes: int, au
 
 def build_resnet(input_shape: tuple[int, int, int], num_classes: int, blocks_per_stage: int = 1,
                  base_filters: int = 16, name: str | None = None):
-    """The reference small CIFAR-style ResNet v1 (He et al. 2016; notebook 08 writes it out), uncompiled: depth
-    ``6 * blocks_per_stage + 2``; 3x3 conv, three stages of residual blocks with ``base_filters``, 2x, 4x maps
-    (stride 2 and a 1x1 projection at the start of stages 2 and 3), global average pooling, softmax."""
+    """The reference uncompiled CIFAR-style ResNet v1 (He et al. 2016) of depth ``6 * blocks_per_stage + 2``: 3x3 conv,
+    3 residual stages (``base_filters`` x1, x2, x4 maps; stride 2 + 1x1 projection into stages 2, 3), GAP, softmax."""
     import keras
     from keras import layers as L
 
@@ -261,8 +256,7 @@ def family_variants(family: str, names: list[str] | None = None) -> list[Variant
         raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)} "
                          "(or put your own specs in custom_specs)")
     variants = FAMILIES[family]
-    unknown = sorted(set(names or []) - {v.name for v in variants})
-    if unknown:
+    if unknown := sorted(set(names or []) - {v.name for v in variants}):
         raise ValueError(f"family {family!r} has no variant(s) {unknown}; it has {[v.name for v in variants]}")
     return [v for v in variants if names is None or v.name in names]
 
@@ -271,9 +265,8 @@ def custom_variants(specs: list[str] | None) -> list[Variant]:
     """Variants from a student's spec strings (each parsed, so a typo fails here); ``+aug`` at the end
     of a spec trains it with data augmentation."""
     out = []
-    for spec in specs or []:
-        augment = spec.strip().lower().endswith("+aug")
-        clean = spec.strip()[: -len("+aug")].strip() if augment else spec.strip()
-        parse_spec(clean)
-        out.append(Variant(spec.strip(), clean, augment))
+    for spec in (s.strip() for s in specs or []):
+        augment = spec.lower().endswith("+aug")
+        out.append(Variant(spec, spec[: -len("+aug")].strip() if augment else spec, augment))
+        parse_spec(out[-1].spec)
     return out

@@ -13,29 +13,26 @@ import numpy as np
 from helpers.evaluation.verdicts import Verdict
 
 NOT_RUN = "not run"
-DIGITS = 3
 
 
-def _cell(value, digits: int = DIGITS) -> str:
+def _cell(value, digits: int) -> str:
     if value is None:
         return ""
-    if isinstance(value, (bool, np.bool_, int, np.integer)):
-        return str(value.item() if isinstance(value, np.generic) else value)
     if isinstance(value, (float, np.floating)):
-        return "n/a" if math.isnan(float(value)) else f"{float(value):.{digits}f}"
+        return "n/a" if math.isnan(value) else f"{float(value):.{digits}f}"
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_table(frame, digits: int = DIGITS) -> str:
+def markdown_table(frame, digits: int = 3) -> str:
     """A DataFrame as a GitHub pipe table (floats rounded to ``digits``)."""
-    rows = [[str(c) for c in frame.columns]] + [[_cell(v, digits) for v in row] for row in frame.itertuples(index=False)]
+    rows = [list(map(str, frame.columns))] + [[_cell(v, digits) for v in row] for row in frame.itertuples(index=False)]
     lines = ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines[:1] + ["|" + "---|" * len(frame.columns)] + lines[1:])
 
 
 @dataclass
 class Section:
-    """One part of the report: markdown paragraphs, captioned tables and figures, problems, verdicts."""
+    """One part of the report: paragraphs, captioned tables, figures (a Figure or a PNG path), problems, verdicts."""
 
     key: str
     title: str
@@ -58,7 +55,6 @@ class Section:
             self.tables.append((caption, frame))
 
     def figure(self, name: str, fig, caption: str) -> None:
-        """``fig`` is a Matplotlib Figure or the path of an existing PNG (copied on write)."""
         self.figures.append((name, fig, caption))
 
     def to_markdown(self, figure_dir: str = "figures") -> str:
@@ -67,11 +63,9 @@ class Section:
             return "\n".join(out + [f"*{NOT_RUN}*" + (f": {self.text[0]}" if self.text else ""), ""])
         out += [line for p in self.problems for line in (f"> **Problem:** {p}", "")]
         out += [line for t in self.text for line in (t, "")]
-        for caption, frame in self.tables:
-            out += [f"**{caption}**", "", markdown_table(frame), ""]
+        out += [line for caption, frame in self.tables for line in (f"**{caption}**", "", markdown_table(frame), "")]
         out += [f"- {v.sentence}" for v in self.verdicts] + ([""] if self.verdicts else [])
-        for name, _fig, caption in self.figures:
-            out += [f"![{caption}]({figure_dir}/{name}.png)", f"*{caption}*", ""]
+        out += [line for name, _fig, c in self.figures for line in (f"![{c}]({figure_dir}/{name}.png)", f"*{c}*", "")]
         return "\n".join(out)
 
 
@@ -97,10 +91,11 @@ class Report:
         return [p for s in self.sections for p in s.problems]
 
     def section(self, key: str) -> Section:
-        for s in self.sections:
-            if s.key == key:
-                return s
-        raise KeyError(f"no section {key!r}; sections: {[s.key for s in self.sections]}")
+        """The section named ``key`` (KeyError listing the keys when there is none)."""
+        found = [s for s in self.sections if s.key == key]
+        if not found:
+            raise KeyError(f"no section {key!r}; sections: {[s.key for s in self.sections]}")
+        return found[0]
 
     def to_markdown(self, figure_dir: str = "figures") -> str:
         m = self.manifest

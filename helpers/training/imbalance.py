@@ -1,7 +1,6 @@
-"""Training on a long-tailed image dataset (notebook 08): class weights (inverse frequency and the
-effective number of samples of Cui et al. 2019), label smoothing in the labels or in the loss
-(Szegedy et al. 2016), learning-rate schedules, and the ablation that trains the notebook's network
-once per technique. The CLAHE / white-balance preprocessing is :mod:`helpers.data.enhancement`."""
+"""Training on a long-tailed image dataset (notebook 08): class weights (inverse frequency; effective number of
+samples, Cui et al. 2019), label smoothing in the labels or the loss (Szegedy et al. 2016), LR schedules, and the
+ablation training the notebook's network once per technique (CLAHE/white balance: :mod:`helpers.data.enhancement`)."""
 
 from __future__ import annotations
 
@@ -44,7 +43,15 @@ def class_counts(labels: Sequence[int], num_classes: int | None = None) -> np.nd
     return np.bincount(labels, minlength=n).astype(int)
 
 
-def _weights(inverse: np.ndarray, normalize: str) -> np.ndarray:
+def _weights(counts: Sequence[int], what: str, normalize: str, inverse: Callable) -> np.ndarray:
+    """``inverse(counts)`` normalised as ``normalize`` says, after checking ``counts`` (errors name ``what``)."""
+    counts = np.asarray(counts, dtype=float)
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError(f"{what}: counts must be a non-empty 1-D array, got shape {counts.shape}")
+    if np.any(counts <= 0):
+        raise ValueError(f"{what}: every class needs at least one sample; class(es) "
+                         f"{np.flatnonzero(counts <= 0).tolist()} have none")
+    inverse = inverse(counts)
     if normalize == "sum_to_classes":  # Cui et al.: the weights sum to the number of classes
         return inverse * len(inverse) / inverse.sum()
     if normalize == "min_one":  # the reference log: the most frequent class 1, the rarest n_max / n_min
@@ -52,20 +59,10 @@ def _weights(inverse: np.ndarray, normalize: str) -> np.ndarray:
     raise ValueError(f"normalize must be 'sum_to_classes' or 'min_one', got {normalize!r}")
 
 
-def _counts(counts: Sequence[int], what: str) -> np.ndarray:
-    counts = np.asarray(counts, dtype=float)
-    if counts.ndim != 1 or counts.size == 0:
-        raise ValueError(f"{what}: counts must be a non-empty 1-D array, got shape {counts.shape}")
-    if np.any(counts <= 0):
-        raise ValueError(f"{what}: every class needs at least one sample; class(es) "
-                         f"{np.flatnonzero(counts <= 0).tolist()} have none")
-    return counts
-
-
 def frequency_class_weights(counts: Sequence[int], normalize: str = "sum_to_classes") -> np.ndarray:
     """Weights ``w_c ∝ 1 / n_c`` (counts > 0), normalised to ``sum_to_classes`` (comparable with the effective
     number weights) or ``min_one`` (most frequent class 1, the rarest ``n_max / n_min``: the log's 1 .. 678)."""
-    return _weights(1.0 / _counts(counts, "frequency_class_weights"), normalize)
+    return _weights(counts, "frequency_class_weights", normalize, lambda n: 1.0 / n)
 
 
 def effective_number_class_weights(counts: Sequence[int], beta: float = 0.999,
@@ -74,8 +71,8 @@ def effective_number_class_weights(counts: Sequence[int], beta: float = 0.999,
     weights, close to 1: inverse frequency); ``normalize`` as in :func:`frequency_class_weights`."""
     beta = _number(beta, 0.0, 1.0, "beta must be a number in [0, 1) (0 = no re-weighting, close to 1 = inverse "
                                    "frequency)")
-    counts = _counts(counts, "effective_number_class_weights")
-    return _weights((1.0 - beta) / (1.0 - np.power(beta, counts)), normalize)
+    return _weights(counts, "effective_number_class_weights", normalize,
+                    lambda n: (1.0 - beta) / (1.0 - np.power(beta, n)))
 
 
 def class_weights(counts: Sequence[int], kind: str | None, beta: float = 0.999,
@@ -83,11 +80,10 @@ def class_weights(counts: Sequence[int], kind: str | None, beta: float = 0.999,
     """Weights of ``kind`` ``"frequency"`` or ``"effective"``; None (or ``"none"``) gives None."""
     if kind is None or kind == "none":
         return None
-    if kind == "frequency":
-        return frequency_class_weights(counts, normalize=normalize)
-    if kind == "effective":
-        return effective_number_class_weights(counts, beta=beta, normalize=normalize)
-    raise ValueError(f"class weight kind must be None, 'frequency' or 'effective', got {kind!r}")
+    if kind not in ("frequency", "effective"):
+        raise ValueError(f"class weight kind must be None, 'frequency' or 'effective', got {kind!r}")
+    return (frequency_class_weights(counts, normalize=normalize) if kind == "frequency"
+            else effective_number_class_weights(counts, beta=beta, normalize=normalize))
 
 
 def class_weight_dict(weights: Sequence[float] | None) -> dict[int, float] | None:
@@ -152,9 +148,8 @@ LR_SCHEDULES = ("constant", "step", "polynomial", "exponential")
 
 
 def lr_schedule(name: str, initial_lr: float, epochs: int, **options) -> Callable[[int], float]:
-    """A schedule ``epoch -> learning rate`` by name: ``constant``; ``step`` (x ``drop`` = 0.1 every
-    ``epochs_per_drop`` epochs, default a third of ``epochs``); ``polynomial`` (to 0 over ``epochs``,
-    ``power`` 2.5); ``exponential`` (x ``rate`` = 0.95 per epoch)."""
+    """A schedule ``epoch -> learning rate`` by name: ``constant``; ``step`` (x ``drop`` = 0.1 per ``epochs_per_drop``
+    epochs, default 1/3); ``polynomial`` (to 0 in ``epochs``, ``power`` 2.5); ``exponential`` (x ``rate`` = 0.95)."""
     initial_lr = _lr(initial_lr)
     if name == "constant":
         return lambda epoch: initial_lr
@@ -171,10 +166,9 @@ def lr_callback(name: str, initial_lr: float, epochs: int, **options):
     """A ``keras.callbacks.LearningRateScheduler`` for :func:`lr_schedule` (None for ``constant``)."""
     import keras
 
-    schedule = lr_schedule(name, initial_lr, epochs, **options)
-    if name == "constant":
-        return None
-    return keras.callbacks.LearningRateScheduler(lambda epoch, lr: float(schedule(epoch)), verbose=0)
+    schedule = lr_schedule(name, initial_lr, epochs, **options)  # validates ``name`` and ``initial_lr`` first
+    return None if name == "constant" else keras.callbacks.LearningRateScheduler(
+        lambda epoch, lr: float(schedule(epoch)), verbose=0)
 
 
 # --------------------------------------------------------------------------- the ablation (notebook 08)
@@ -204,13 +198,10 @@ def run_ablation(run, variants: Sequence[str], hdf5_path, seeds: Sequence[int], 
                  *, batch_size: int = 32, learning_rate: float = 1e-3, beta: float = 0.999, smoothing: float = 0.1,
                  polynomial_power: float = 2.5, tail_fraction: float = 1 / 3, strategy="auto",
                  progress: bool = True) -> pd.DataFrame:
-    """Train every (ablation row, seed) on the HDF5 long tail (train streamed, val, test for the metrics).
-
-    ``build_model(config, input_shape, num_classes, seed)`` is the notebook's compiled network of one row
-    (``config``: :func:`ablation_config`; the notebook chooses the loss). This function applies the rest of
-    the row: class weights, smoothing in the labels, the LR schedule (from ``learning_rate``), preprocessing.
-    Writes ``imbalanced/<row>/seed<k>/{history.csv, per_class.csv, metrics.json}`` and ``imbalanced/results.csv``.
-    """
+    """Train every (ablation row, seed) on the HDF5 long tail (train streamed, val; test for the metrics).
+    ``build_model(config, input_shape, num_classes, seed)`` compiles the row's network and loss (``config``:
+    :func:`ablation_config`); this adds class weights, label smoothing, LR schedule and preprocessing. Writes
+    ``imbalanced/<row>/seed<k>/{history.csv, per_class.csv, metrics.json}`` and ``imbalanced/results.csv``."""
     configs = {name: ablation_config(name) for name in variants}  # unknown names fail before any training
     if not seeds:
         raise ValueError("seeds must list at least one seed")

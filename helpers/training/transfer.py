@@ -1,10 +1,10 @@
-"""Notebook 05's repetition: the notebook's own ``build`` and ``fine_tune`` functions trained for every
-(backbone, mode, seed) through :func:`helpers.training.experiments.run_units`, whose unit inputs hold the
-functions, the settings and a fingerprint of the split: an edited model cell or another setting retrains,
-an unchanged unit is loaded. ``finetune`` continues the ``frozen`` model of the same seed."""
+"""Notebook 05's repetition: its own ``build`` and ``fine_tune`` trained per (backbone, mode, seed) by
+:func:`helpers.training.experiments.run_units` (inputs: the functions, settings, split fingerprint), so an edited
+model cell or setting retrains and an unchanged unit is loaded; ``finetune`` continues the seed's ``frozen`` model."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,8 +29,7 @@ FINE_TUNE_SETTINGS = ("fine_tune_epochs", "fine_tune_learning_rate")
 
 
 def _settings(given: Mapping) -> dict:
-    unknown = sorted(set(given) - set(SETTINGS))
-    if unknown:
+    if unknown := sorted(set(given) - set(SETTINGS)):
         raise ValueError(f"unknown setting(s) {unknown}; expected some of {', '.join(SETTINGS)}")
     return {**SETTINGS, **given}
 
@@ -42,6 +41,7 @@ def _phase(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 def _compile_like(target, source):
     """Compile ``target`` as ``source`` was compiled, with a fresh (stateless) optimizer."""
     import keras
+
     if not getattr(source, "compiled", False):
         raise ValueError(f"model {source.name!r} is not compiled; build and fine_tune must return a compiled model")
     target.compile(**keras.saving.deserialize_keras_object(source.get_compile_config()))
@@ -53,25 +53,21 @@ def _fit_head_on_features(model, spec, splits, s, verbose) -> pd.DataFrame:
     feature_model, head_model = backbones.feature_and_head_models(model)
     _compile_like(head_model, model)
     start = time.perf_counter()
-    features = {k: feature_model.predict(images.make_dataset(splits[k][0], None, s["batch_size"], cache=False,
-                                                             preprocess=spec.preprocess_input), verbose=0)
-                for k in ("train", "val")}
+    train, val = (feature_model.predict(images.make_dataset(splits[k][0], None, s["batch_size"], cache=False,
+                                                            preprocess=spec.preprocess_input), verbose=0)
+                  for k in ("train", "val"))
     seconds = time.perf_counter() - start
-    history = fit_model(head_model, features["train"], (features["val"], np.asarray(splits["val"][1])),
-                        epochs=s["epochs"], y=np.asarray(splits["train"][1]), batch_size=s["batch_size"], verbose=verbose)
-    return history.assign(feature_seconds=seconds)
+    return fit_model(head_model, train, (val, np.asarray(splits["val"][1])), epochs=s["epochs"],
+                     y=np.asarray(splits["train"][1]), batch_size=s["batch_size"],
+                     verbose=verbose).assign(feature_seconds=seconds)
 
 
 def train_transfer(build: Callable, fine_tune: Callable, backbone: str, mode: str, splits: dict, num_classes: int, *,
                    image_size: int, weights=None, seed: int = 0, start_model=None, start_history=None, verbose: int = 0,
                    **settings):
-    """Train one transfer model; returns ``(model, history)`` (history with ``phase``: head / finetune).
-
-    ``build(backbone, num_classes, image_size, weights=, dropout=, learning_rate=)`` returns the compiled model,
-    base frozen; ``fine_tune(model, backbone, learning_rate)`` unfreezes the top block, recompiles, returns it.
-    ``splits``: ``{"train": (x, y), "val": (x, y)}``, uint8. ``settings``: :data:`SETTINGS`. The head trains
-    on features computed once when ``feature_cache`` (no augmentation then: ``feature_seconds``); ``finetune``
-    continues ``start_model`` (else trains the head first)."""
+    """Train one model with notebook 05's ``build``/``fine_tune`` on uint8 ``splits`` (``train``, ``val``: ``(x, y)``)
+    and :data:`SETTINGS`: ``(model, history)`` (``phase`` head/finetune). ``feature_cache``: the head trains on features
+    computed once (no augmentation; ``feature_seconds``); ``finetune`` continues ``start_model`` (else head first)."""
     spec = backbones.get_backbone(backbone)
     if mode not in backbones.MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(backbones.MODES)}")
@@ -89,11 +85,8 @@ def train_transfer(build: Callable, fine_tune: Callable, backbone: str, mode: st
     else:
         model = build(spec.name, num_classes, image_size, weights=weights, dropout=s["dropout"],
                       learning_rate=s["learning_rate"])
-        if s["feature_cache"] and not augment:
-            history = _fit_head_on_features(model, spec, splits, s, verbose)
-        else:
-            history = fit_model(model, train_ds, val_ds, epochs=s["epochs"], verbose=verbose)
-        history = _phase(history, "head")
+        history = _phase(_fit_head_on_features(model, spec, splits, s, verbose) if s["feature_cache"] and not augment
+                         else fit_model(model, train_ds, val_ds, epochs=s["epochs"], verbose=verbose), "head")
     if mode == "finetune":
         model = fine_tune(model, spec.name, s["fine_tune_learning_rate"])
         done = int(history["epoch"].max()) if len(history) else 0
@@ -104,10 +97,10 @@ def train_transfer(build: Callable, fine_tune: Callable, backbone: str, mode: st
 
 def _evaluate_and_save(run, unit: Unit, model, history, spec, splits, class_names, batch_size) -> dict:
     """history.csv, predictions.csv (test), model.keras and metrics.json of one unit; returns its row."""
-    x_te, y_te = splits["test"]
-    test = metrics.evaluate_classifier(model, x_te, y_te, class_names, spec.preprocess_input, batch_size, "test")
-    val = metrics.evaluate_classifier(model, *splits["val"], class_names, spec.preprocess_input, batch_size, "val")
-    timing = metrics.inference_time_per_sample(model, spec.preprocess_input(x_te), batch_size=batch_size)
+    (x_te, y_te), pre = splits["test"], spec.preprocess_input
+    test = metrics.evaluate_classifier(model, x_te, y_te, class_names, pre, batch_size, "test")
+    val = metrics.evaluate_classifier(model, *splits["val"], class_names, pre, batch_size, "val")
+    timing = metrics.inference_time_per_sample(model, pre(x_te), batch_size=batch_size)
     run.write_csv(f"{unit.folder}/{layout.HISTORY}", history)
     run.write_csv(f"{unit.folder}/{layout.PREDICTIONS}", pd.DataFrame(
         {"split": "test", "index": np.arange(len(y_te)), "y_true": y_te, "y_pred": test["y_pred"],
@@ -126,7 +119,7 @@ def _evaluate_and_save(run, unit: Unit, model, history, spec, splits, class_name
            "model_mb": target.stat().st_size / 2**20}
     if "feature_seconds" in history:
         row["feature_seconds"] = float(history["feature_seconds"].dropna().iloc[0])
-    scores = {name: {k: v for k, v in d.items() if k not in ("y_pred", "proba")} for name, d in (("test", test), ("val", val))}
+    scores = {d["split"]: {k: v for k, v in d.items() if k not in ("y_pred", "proba")} for d in (test, val)}
     run.write_json(f"{unit.folder}/{layout.METRICS}",
                    {"split": "test", "averaging": test["averaging"], "row": row, **scores, "inference": timing})
     return row
@@ -134,12 +127,8 @@ def _evaluate_and_save(run, unit: Unit, model, history, spec, splits, class_name
 
 def run_transfer(run, backbone: str, splits: dict, class_names, params: Mapping, build: Callable,
                  fine_tune: Callable, *, image_size: int, weights=None, progress: bool = True) -> pd.DataFrame:
-    """Train and evaluate every (mode, seed) of one backbone into ``run``; finished units are loaded.
-
-    ``params``: ``modes``, ``seeds`` and :data:`SETTINGS` (05's ``P``). Each ``banana/<backbone>/<mode>/seed<k>/``
-    gets ``history.csv``, ``metrics.json`` (test, val alongside), ``predictions.csv`` (test) and ``model.keras``.
-    Returns one row per unit: test and val scores, timings, parameters, model MB.
-    """
+    """Train and evaluate one backbone per (mode, seed) of ``params`` (05's ``P``): history, metrics, predictions and
+    model in ``banana/<backbone>/<mode>/seed<k>/``; finished units are loaded. Returns one row per unit."""
     import keras
     import tensorflow as tf
 
@@ -156,14 +145,13 @@ def run_transfer(run, backbone: str, splits: dict, class_names, params: Mapping,
             "weights": Path(weights).name if weights else None, "data": fingerprint(splits),
             **{k: v for k, v in s.items() if k not in FINE_TUNE_SETTINGS}}
     units: dict[tuple[str, int], Unit] = {}
-    for mode in order:
-        for seed in seeds:
-            inputs = {**head, "mode": mode, "seed": seed}
-            if mode == "finetune":
-                inputs.update({k: s[k] for k in FINE_TUNE_SETTINGS}, fine_tune=fine_tune,
-                              start=units[("frozen", seed)].digest if "frozen" in order else "head trained here")
-            units[(mode, seed)] = Unit(layout.transfer_unit(spec.name, mode, seed), inputs,
-                                       {"backbone": spec.name, "mode": mode, "seed": seed})
+    for mode, seed in itertools.product(order, seeds):
+        inputs = {**head, "mode": mode, "seed": seed}
+        if mode == "finetune":
+            inputs.update({k: s[k] for k in FINE_TUNE_SETTINGS}, fine_tune=fine_tune,
+                          start=units[("frozen", seed)].digest if "frozen" in order else "head trained here")
+        units[(mode, seed)] = Unit(layout.transfer_unit(spec.name, mode, seed), inputs,
+                                   {"backbone": spec.name, "mode": mode, "seed": seed})
 
     def train(unit: Unit) -> dict:
         mode, seed = unit.labels["mode"], unit.labels["seed"]
@@ -184,35 +172,35 @@ def run_transfer(run, backbone: str, splits: dict, class_names, params: Mapping,
 
 
 def report_backbone(run, backbone: str, results: pd.DataFrame, class_names) -> tuple[pd.DataFrame, dict]:
-    """Write ``summary.csv`` (mean, SD over seeds per mode; test) and, for each mode's best seed, the confusion
-    matrix and classification report of one backbone; returns the summary and ``{mode: (figure, report)}``."""
+    """Write one backbone's ``summary.csv`` (mean, SD over seeds per mode; test) and, for each mode's best seed,
+    confusion matrix and classification report; returns the summary and ``{mode: (figure, report)}``."""
     import matplotlib.pyplot as plt
 
-    rows = results[results["backbone"] == backbone]
-    columns = ["accuracy", "loss", "macro_f1", "mean_epoch_seconds", "inference_ms_per_image"]
-    summary = metrics.summarize_mean_sd(rows, ["backbone", "mode"], columns)
+    rows, root = results[results["backbone"] == backbone], layout.backbone_dir(backbone)
+    summary = metrics.summarize_mean_sd(rows, ["backbone", "mode"], ["accuracy", "loss", "macro_f1",
+                                                                     "mean_epoch_seconds", "inference_ms_per_image"])
     summary.insert(2, "split", "test")
     summary.insert(3, "averaging", "mean and sample SD over seeds")
     for col in ("params", "model_mb", "device"):
         summary[col] = rows.groupby(["backbone", "mode"], sort=False)[col].first().to_numpy()
-    run.write_csv(f"{layout.backbone_dir(backbone)}/summary.csv", summary)
+    run.write_csv(f"{root}/summary.csv", summary)
     shown = {}
     for mode, group in rows.groupby("mode", sort=False):
         best = int(group.sort_values("accuracy", ascending=False).iloc[0]["seed"])
+        folder = layout.transfer_mode_dir(backbone, mode)
         pred = run.read_csv(f"{layout.transfer_unit(backbone, mode, best)}/{layout.PREDICTIONS}")
         fig = plots.plot_confusion_matrix(pred["y_true"], pred["y_pred"], class_names,
                                           title=f"{backbone} {mode}, seed {best} (test)")
-        run.save_figure(f"{layout.transfer_mode_dir(backbone, mode)}/confusion_matrix.png", fig)
+        run.save_figure(f"{folder}/confusion_matrix.png", fig)
         plt.close(fig)
         report = metrics.classification_report_frame(pred["y_true"], pred["y_pred"], class_names, split="test")
-        run.write_csv(f"{layout.transfer_mode_dir(backbone, mode)}/classification_report.csv", report, index=True)
+        run.write_csv(f"{folder}/classification_report.csv", report, index=True)
         shown[mode] = (fig, report)
     return summary, shown
 
 
 def record_weights(run, backbone: str, choice) -> None:
-    """Store which initial weights ``backbone`` got (a :class:`~helpers.models.backbones.WeightsChoice`) in
-    ``banana/<backbone>/weights.json`` and ``manifest["weights"][backbone]`` (the report reads both)."""
+    """Store ``choice`` in ``banana/<backbone>/weights.json`` and ``manifest["weights"][backbone]`` (report input)."""
     run.write_json(f"{layout.backbone_dir(backbone)}/{layout.BACKBONE_WEIGHTS}", choice.as_dict())
     run.update_manifest(lambda m: m.setdefault("weights", {}).__setitem__(backbone, choice.as_dict()))
 

@@ -244,6 +244,6 @@ def test_load_image_splits_class_subset(tmp_path):
     pair = [images.BANANA_CLASSES[1], images.BANANA_CLASSES[0]]
     splits, names, folder = images.load_image_splits(data, image_size=16, class_subset=pair)
     assert names == pair and set(np.concatenate([y for _, y in splits.values()])) == {0, 1}
-    assert len(folder.labels) == 12 and len(folder.paths) == 12
+    assert len(folder.labels) == len(folder.paths) == len(folder.formats) == len(folder.groups) == 12
     with pytest.raises(ValueError, match=r"class_subset must name at least two classes.*unknown: \['Plantain'\]"):
         images.load_image_splits(data, image_size=16, class_subset=["Plantain", pair[0]])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import pipeline, profiles, report, runs
-from helpers.data import breathing, images, longtail, sampling
+from helpers.data import breathing, images, longtail, resampling
 from helpers.models.cnn import parse_spec
 from helpers.training import imbalance, search
 
@@ -59,8 +59,8 @@ def test_jobs_must_be_positive(existing_run):
 # ------------------------------------------------------------------------------- notebook parameters
 @pytest.mark.parametrize("call, message", [
     (lambda: profiles.resolve("03_gridsearch", "smoke", colour="red"), "unknown parameter.*colour"),
-    (lambda: sampling.check_variant("sideways"), "sideways"),
-    (lambda: sampling.check_delta("abc"), "delta"),
+    (lambda: resampling.check_variant("sideways"), "sideways"),
+    (lambda: resampling.check_delta("abc"), "delta"),
     (lambda: search.check_param_grid({"colour": [1]}), "colour"),
     (lambda: search.check_param_grid({"epochs": []}), "epochs"),
     (lambda: parse_spec("32C3-PX-512"), "PX"),
