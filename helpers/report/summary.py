@@ -12,8 +12,9 @@ import pandas as pd
 
 from helpers import layout, profiles, runs
 from helpers.evaluation.metrics import format_mean_sd
-from helpers.report import readers, tracks
 from helpers.report.document import Report, Section
+from helpers.report.readers import compact_layers, keras_architecture, load_family, load_images, load_tabular
+from helpers.report.tracks import section_family, section_images, section_tabular
 
 TRAINING_PARAMETERS = ("epochs", "batch_size", "learning_rate", "fine_tune_epochs", "fine_tune_learning_rate",
                        "image_size", "seeds", "backbones", "mode", "weights", "cv", "variants", "delta", "param_grid",
@@ -100,12 +101,12 @@ def section_training(manifest: dict, run_path: Path, tabular: dict, images: dict
     for name, models in (("tabular MLP", tabular.get("models") or {}), ("transfer model", images.get("models") or {})):
         for key, path in list(models.items())[:1]:
             try:
-                layers, compiled = readers.keras_architecture(path)
+                layers, compiled = keras_architecture(path)
             except ValueError as err:
                 s.problems.append(str(err).replace(str(run_path) + os.sep, ""))
                 continue
             where = f"{' / '.join(map(str, key))} (from `{os.path.relpath(path, run_path)}`)"
-            s.table(f"Architecture of the {name} {where}", readers.compact_layers(layers))
+            s.table(f"Architecture of the {name} {where}", compact_layers(layers))
             if compiled:
                 rate = f" (learning rate {compiled['learning_rate']})" if "learning_rate" in compiled else ""
                 s.note(f"{name}: loss `{compiled.get('loss')}`, optimizer `{compiled.get('optimizer')}`{rate}, "
@@ -260,10 +261,10 @@ def build_report(run_dir: str | os.PathLike | runs.Run | None = None) -> Report:
     if not (path / runs.MANIFEST).exists():
         raise FileNotFoundError(f"{path} is not a run directory: {runs.MANIFEST} is missing")
     manifest, facts = runs.read_json(path / runs.MANIFEST), {}
-    tabular, images = readers.load_tabular(path), readers.load_images(path)
-    arch, imbalanced = (readers.load_family(path, f) for f in (layout.CNN_ARCHITECTURE, layout.IMBALANCED))
-    results = [tracks.section_tabular(tabular, facts), tracks.section_images(images, facts),
-               tracks.section_family(arch, facts), tracks.section_family(imbalanced, facts)]
+    tabular, images = load_tabular(path), load_images(path)
+    arch, imbalanced = (load_family(path, f) for f in (layout.CNN_ARCHITECTURE, layout.IMBALANCED))
+    results = [section_tabular(tabular, facts), section_images(images, facts),
+               section_family(arch, facts), section_family(imbalanced, facts)]
     facts["devices"] = set().union(*(d.get("devices") or set() for d in (images, arch, imbalanced)))
     highlights, discussion = highlights_and_discussion(facts, manifest.get("profile") or "unknown")
     sections = [highlights, section_task_data(manifest, path, tabular, images),

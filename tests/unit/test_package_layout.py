@@ -120,7 +120,7 @@ class _Collector(ast.NodeVisitor):
                 self._add(submodule, (), node.lineno)
             else:
                 plain.append(alias.name)
-        if plain:
+        if plain or target in modules():  # ``from helpers.report import readers`` also reads helpers.report
             self._add(target, tuple(plain), node.lineno)
 
 
