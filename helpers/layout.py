@@ -15,6 +15,8 @@ METRICS = "metrics.json"
 SUMMARY = "summary.json"
 PER_CLASS = "per_class.csv"
 MODEL = "model.keras"
+# chance baselines (helpers.evaluation.verdicts.chance_table: model, accuracy, macro-F1, split) beside a track's scores
+CHANCE = "chance.csv"
 
 # tabular track (01-04)
 TABULAR = "tabular"
@@ -29,16 +31,20 @@ SYNTHESIS_VARIANT_SCORES = f"{SYNTHESIS}/variant_scores.csv"
 RETRAIN = f"{TABULAR}/retrain"
 RETRAIN_COMPARISON = f"{RETRAIN}/comparison.csv"
 RETRAIN_COMPARISON_SUMMARY = f"{RETRAIN}/comparison_summary.csv"
+RETRAIN_CHANCE = f"{RETRAIN}/{CHANCE}"
 
 # transfer learning (05, 06), CNN architecture (07), long tail (08), report (09)
 BANANA = "banana"
 BACKBONE_DATA = "data.json"  # in a backbone_dir: class names, image size
 BACKBONE_SPLIT = "split.csv"  # in a backbone_dir: one row per image and its split
 BACKBONE_WEIGHTS = "weights.json"  # in a backbone_dir: the initial weights asked for and used
+BACKBONE_CHANCE = CHANCE  # in a backbone_dir: chance on its test (and val) split
 GRADCAM = "gradcam"
 CNN_ARCHITECTURE = "cnn_architecture"
 IMBALANCED = "imbalanced"
 SEED_RESULTS = "results.csv"  # 07/08: one row per (variant, seed), summarised by the report
+CNN_CHANCE = f"{CNN_ARCHITECTURE}/{CHANCE}"
+IMBALANCED_CHANCE = f"{IMBALANCED}/{CHANCE}"
 REPORT = "report"
 REPORT_MARKDOWN = f"{REPORT}/report.md"
 

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from helpers.runs import repo_root
 
-__all__ = ["BANANA_CLASSES", "draw_banana", "make_banana_dataset", "data_root", "embedded_banana_dir"]
+__all__ = ["BANANA_CLASSES", "check_difficulty", "draw_banana", "make_banana_dataset", "data_root", "embedded_banana_dir"]
 
 BANANA_CLASSES = ("Lady Finger Banana", "Cavendish Banana", "Cultivated Banana")
 
@@ -45,9 +45,10 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return img.astype(np.float32)
 
 
-def _clutter(draw: ImageDraw.ImageDraw, rng: np.random.Generator, size: int) -> None:
-    """Random ellipses, rectangles and lines (plates, leaves, table edges) behind the fruit."""
-    for _ in range(int(rng.integers(0, 5))):
+def _clutter(draw: ImageDraw.ImageDraw, rng: np.random.Generator, size: int, difficulty: float = 1.0) -> None:
+    """Random ellipses, rectangles and lines (plates, leaves, table edges) behind the fruit: up to four at
+    ``difficulty`` 1, none at 0."""
+    for _ in range(int(round(int(rng.integers(0, 5)) * difficulty))):
         colour = tuple(int(v) for v in rng.uniform(20, 235, size=3))
         x0, y0 = rng.uniform(-0.2, 1.0, size=2) * size
         w, h = rng.uniform(0.1, 0.6, size=2) * size
@@ -85,21 +86,50 @@ def _banana_outline(rng: np.random.Generator, shape: dict, size: int, centre: np
     return polygon, line, stalk, thickness
 
 
-def draw_banana(cls: str, rng: np.random.Generator, size: int = 96) -> Image.Image:
+def check_difficulty(difficulty) -> float:
+    """``difficulty`` as a float in [0, 1], else a ValueError naming it."""
+    if isinstance(difficulty, bool) or not isinstance(difficulty, (int, float, np.floating, np.integer)) \
+            or not 0 <= float(difficulty) <= 1:
+        raise ValueError(f"difficulty must be a number in [0, 1] (1: the hardest, brief-like photos), got {difficulty!r}")
+    return float(difficulty)
+
+
+def _shape_at(shape: dict, difficulty: float) -> dict:
+    """The class's ranges narrowed around their centres to ``0.3 + 0.7 * difficulty`` of their width (the
+    classes overlap less at a lower difficulty; the cues themselves stay the same)."""
+    keep = 0.3 + 0.7 * difficulty
+    out = {}
+    for key, (lo, hi) in shape.items():
+        lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+        mid, half = (lo + hi) / 2, (hi - lo) / 2 * keep
+        pair = (mid - half, mid + half)
+        out[key] = tuple(int(round(float(v))) for v in pair) if key in ("facets", "count") else \
+            tuple(tuple(float(x) for x in v) if v.ndim else float(v) for v in pair)
+    return out
+
+
+def _toward(value, neutral: float, d: float):
+    """``value`` moved toward ``neutral`` by ``1 - d`` (exactly ``value`` at ``d == 1``)."""
+    return value if d == 1 else neutral + (value - neutral) * d
+
+
+def draw_banana(cls: str, rng: np.random.Generator, size: int = 96, difficulty: float = 1.0) -> Image.Image:
     """One synthetic RGB photo (``size`` x ``size`` ``PIL.Image``) of the banana class ``cls``, a pure
-    function of the generator's state."""
+    function of the generator's state. ``difficulty`` (0..1) scales every nuisance -- the overlap of the
+    classes' ranges, the fruit's scale, background clutter, unripe green, lighting -- 1 being the hardest."""
     if cls not in _BANANA_SHAPES:
         raise ValueError(f"unknown banana class {cls!r}; expected one of {', '.join(BANANA_CLASSES)}")
-    shape = _BANANA_SHAPES[cls]
+    d = check_difficulty(difficulty)
+    shape = _BANANA_SHAPES[cls] if d == 1 else _shape_at(_BANANA_SHAPES[cls], d)
     big = size * 2  # supersampling for smooth edges
     canvas = Image.fromarray(np.clip(_background(rng, big), 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
-    _clutter(draw, rng, big)
-    scale = rng.uniform(0.75, 1.2)
+    _clutter(draw, rng, big, d)
+    scale = _toward(rng.uniform(0.75, 1.2), 1.0, d)
     centre = rng.uniform(0.35, 0.65, size=2) * big
     base_angle = rng.uniform(0, 2 * np.pi)
     lo, hi = np.array(shape["hue"][0]), np.array(shape["hue"][1])
-    green = rng.uniform(0, 0.35)  # ripeness: mix in some green
+    green = _toward(rng.uniform(0, 0.35), 0.0, d)  # ripeness: mix in some green
     n_fruit = int(rng.integers(shape["count"][0], shape["count"][1] + 1))
     for k in range(n_fruit):
         offset = rng.normal(0, 0.06, size=2) * big
@@ -131,19 +161,22 @@ def draw_banana(cls: str, rng: np.random.Generator, size: int = 96) -> Image.Ima
     arr = np.asarray(canvas, dtype=np.float32)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     cx, cy = rng.uniform(0, 1, size=2)
-    spot = 1.0 + rng.uniform(-0.25, 0.25) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 0.15)
-    arr = arr * rng.uniform(0.65, 1.25) * rng.uniform(0.9, 1.1, size=3)[None, None, :] * spot[..., None]
+    spot = 1.0 + _toward(rng.uniform(-0.25, 0.25), 0.0, d) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 0.15)
+    light, cast = rng.uniform(0.65, 1.25), rng.uniform(0.9, 1.1, size=3)
+    arr = arr * _toward(light, 1.0, d) * _toward(cast, 1.0, d)[None, None, :] * spot[..., None]
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
 def make_banana_dataset(out_dir: str | os.PathLike, n_per_class: int = 60, image_size: int = 96,
-                        seed: int = 0, formats: tuple[str, ...] = ("jpg", "png")) -> Path:
+                        seed: int = 0, formats: tuple[str, ...] = ("jpg", "png"), difficulty: float = 1.0) -> Path:
     """Write ``n_per_class`` images per class (the reference study had 200) into ``out_dir/<class>/``, in
-    turn in ``formats`` (jpg, png, webp, bmp, gif); the same seed writes byte-identical files. Returns ``out_dir``."""
+    turn in ``formats`` (jpg, png, webp, bmp, gif), drawn at ``difficulty`` (see :func:`draw_banana`); the
+    same arguments write byte-identical files. Returns ``out_dir``."""
     if not isinstance(n_per_class, (int, np.integer)) or n_per_class < 1:
         raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
     if not isinstance(image_size, (int, np.integer)) or image_size < 16:
         raise ValueError(f"image_size must be an integer >= 16 (pixels), got {image_size!r}")
+    difficulty = check_difficulty(difficulty)
     pil_formats = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "bmp": "BMP", "gif": "GIF"}
     formats = tuple(f.lower().lstrip(".") for f in formats)
     bad = [f for f in formats if f not in pil_formats]
@@ -156,7 +189,7 @@ def make_banana_dataset(out_dir: str | os.PathLike, n_per_class: int = 60, image
         rng = np.random.default_rng([seed, c])
         stem = cls.lower().replace(" banana", "").replace(" ", "_")
         for i in range(n_per_class):
-            img = draw_banana(cls, rng, image_size)
+            img = draw_banana(cls, rng, image_size, difficulty)
             ext = formats[i % len(formats)]
             kwargs = {"quality": int(rng.integers(75, 96))} if pil_formats[ext] in ("JPEG", "WEBP") else {}
             img.save(folder / f"{stem}_{i:04d}.{ext}", format=pil_formats[ext], **kwargs)
@@ -169,17 +202,18 @@ def data_root() -> Path:
     return Path(env).expanduser().resolve() if env else repo_root() / "data" / "embedded"
 
 
-def embedded_banana_dir(n_per_class: int = 60, image_size: int = 96, seed: int = 0) -> Path:
-    """The embedded banana folder ``data_root()/bananas-n{n}-s{size}-seed{seed}/``, generated once (in a
-    temporary sibling folder, then renamed: an interruption never leaves half a dataset) and reused."""
+def embedded_banana_dir(n_per_class: int = 60, image_size: int = 96, seed: int = 0, difficulty: float = 1.0) -> Path:
+    """The embedded banana folder ``data_root()/bananas-n{n}-s{size}-seed{seed}[-d{difficulty}]/``, generated
+    once (in a temporary sibling folder, then renamed: an interruption never leaves half a dataset) and reused."""
+    difficulty = check_difficulty(difficulty)
     root = data_root()
-    final = root / f"bananas-n{n_per_class}-s{image_size}-seed{seed}"
+    final = root / (f"bananas-n{n_per_class}-s{image_size}-seed{seed}" + ("" if difficulty == 1 else f"-d{difficulty:g}"))
     if final.is_dir():
         return final
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
     try:
-        make_banana_dataset(tmp, n_per_class=n_per_class, image_size=image_size, seed=seed)
+        make_banana_dataset(tmp, n_per_class=n_per_class, image_size=image_size, seed=seed, difficulty=difficulty)
         try:
             os.rename(tmp, final)
         except OSError:

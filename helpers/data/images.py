@@ -200,10 +200,12 @@ def split_dataset(folder: ImageFolder, test_size: float = 0.3, val_size: float =
 
 def load_image_splits(data_dir=None, image_size: int = 32, n_per_class: int = 60, max_per_class: int | None = None,
                       test_size: float = 0.3, val_size: float = 0.3, seed: int = 0,
-                      class_subset: list[str] | None = None):
-    """``(splits, class_names, folder)`` of an image folder (None: the embedded bananas, ``n_per_class`` each);
-    ``class_subset`` keeps these classes, relabelled 0..k-1 in the given order (two names: the binary case)."""
-    source = data_dir or embedded_banana_dir(n_per_class=int(n_per_class), image_size=max(96, int(image_size)))
+                      class_subset: list[str] | None = None, difficulty: float = 1.0):
+    """``(splits, class_names, folder)`` of an image folder (None: the embedded bananas, ``n_per_class`` each,
+    drawn at ``difficulty``); ``class_subset`` keeps these classes, relabelled 0..k-1 in the given order (two
+    names: the binary case)."""
+    source = data_dir or embedded_banana_dir(n_per_class=int(n_per_class), image_size=max(96, int(image_size)),
+                                             difficulty=difficulty)
     folder = load_image_folder(source, image_size=image_size, max_per_class=max_per_class)
     if class_subset:
         missing = [c for c in class_subset if c not in folder.class_names]

@@ -13,7 +13,8 @@ import pandas as pd
 
 from helpers.plots import history_columns
 
-__all__ = ["Verdict", "accuracy_key", "spread", "fit_verdict", "differ_beyond_sd", "winner_per_label", "compare_to_baseline"]
+__all__ = ["Verdict", "accuracy_key", "spread", "fit_verdict", "differ_beyond_sd", "winner_per_label", "compare_to_baseline",
+           "chance_baselines", "chance_table", "average_precision_baseline", "beats_chance"]
 
 ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
 
@@ -198,3 +199,48 @@ def compare_to_baseline(table, baseline: str, *, name: str = "name", mean: str =
             out.update(verdict=v.verdict, sentence=v.sentence)
         rows.append(out)
     return pd.DataFrame(rows)
+
+
+def chance_baselines(y_true, num_classes: int | None = None, prior=None) -> dict[str, float]:
+    """Scores of two guessers that never look at an input, on the integer labels ``y_true``:
+    ``majority_accuracy``/``majority_macro_f1`` (always the most frequent class of ``prior``, default
+    ``y_true``'s own counts) and the expected ``stratified_accuracy``/``stratified_macro_f1`` of guessing class
+    k with its ``prior`` frequency q_k (accuracy sum p_k q_k; per-class F1 2 p_k q_k / (p_k + q_k)), where p_k
+    are ``y_true``'s frequencies. Macro averages run over ``num_classes`` (default: max label + 1)."""
+    y = np.asarray(y_true).astype(int).ravel()
+    if not len(y):
+        raise ValueError("chance_baselines: y_true is empty")
+    k = int(num_classes or 0) or int(y.max()) + 1
+    p = np.bincount(y, minlength=k)[:k] / len(y)
+    q = p if prior is None else np.bincount(np.asarray(prior).astype(int).ravel(), minlength=k)[:k].astype(float)
+    q = q / q.sum()
+    top = int(np.argmax(q))
+    f1_major = 2 * p[top] / (1 + p[top]) if p[top] > 0 else 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1_strat = np.where(p + q > 0, 2 * p * q / (p + q), 0.0)
+    return {"majority_accuracy": float(p[top]), "majority_macro_f1": float(f1_major / k),
+            "stratified_accuracy": float(np.sum(p * q)), "stratified_macro_f1": float(f1_strat.mean())}
+
+
+def chance_table(y_true, num_classes: int | None = None, prior=None, split: str = "test", digits: int = 3):
+    """:func:`chance_baselines` as a small table to print beside a score table: one row per guesser
+    (``model``: "chance: majority class", "chance: stratified random"), ``accuracy``, ``macro-F1``, ``split``."""
+    c = chance_baselines(y_true, num_classes, prior)
+    return pd.DataFrame({"model": ["chance: majority class", "chance: stratified random"],
+                         "accuracy": [round(c["majority_accuracy"], digits), round(c["stratified_accuracy"], digits)],
+                         "macro-F1": [round(c["majority_macro_f1"], digits), round(c["stratified_macro_f1"], digits)],
+                         "split": split})
+
+
+def average_precision_baseline(y_true) -> float:
+    """The average precision of a scorer that ranks at random: the positive rate of the binary ``y_true``."""
+    y = np.asarray(y_true).ravel()
+    if not len(y):
+        raise ValueError("average_precision_baseline: y_true is empty")
+    return float(np.mean(y == 1))
+
+
+def beats_chance(mean: float, sd: float | None, chance: float) -> bool:
+    """True when ``mean - sd`` is above ``chance`` (one run, no SD: ``mean`` above it): only then may a score
+    be called better than guessing, and only such a model may be called "best"."""
+    return bool(float(mean) - spread(sd) > float(chance))

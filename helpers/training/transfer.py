@@ -221,7 +221,8 @@ def transfer_backbone(run, backbone: str, params: Mapping, build: Callable, fine
     weights (recorded, announced), the same split, :func:`run_transfer` with the notebook's functions, reports."""
     spec, P = backbones.get_backbone(backbone), params
     size = backbones.effective_image_size(spec.name, P["image_size"])
-    source = P["data_dir"] or images.embedded_banana_dir(n_per_class=P["n_per_class"], image_size=max(96, size))
+    source = P["data_dir"] or images.embedded_banana_dir(n_per_class=P["n_per_class"], image_size=max(96, size),
+                                                          difficulty=P.get("difficulty", 1.0))
     folder = images.load_image_folder(source, image_size=size, max_per_class=P["max_per_class"])
     choice = backbones.resolve_weights(spec.name, P["weights"])
     record_weights(run, spec.name, choice)
