@@ -83,15 +83,16 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
         **_IMAGES, custom_specs=[], class_subset=None, learning_rate=1e-3, lr_schedule="exponential",
         strategy="auto", mixed_precision=False, n_per_class=_each(20, 300, 200), image_size=_each(32, 32, 64),
         input_sizes=_each([16, 24], [16, 24, 32, 48], [32, 48, 64, 96]),
-        families=_each(["depth"], _CNN_FAMILIES, _CNN_FAMILIES), seeds=_SEEDS, epochs=_each(1, 12, 30),
+        families=_each(["depth", "input_size"], _CNN_FAMILIES, _CNN_FAMILIES), seeds=_SEEDS, epochs=_each(1, 12, 30),
         batch_size=_each(16, 16, 32)),
     # 08: long-tailed train split in HDF5, ResNet ablation (one technique at a time).
     "08_imbalanced_training": _profiles(
-        **_IMAGES, beta=0.99, smoothing=0.1, polynomial_power=2.5, tail_fraction=1 / 3, learning_rate=1e-3,
-        strategy="auto", mixed_precision=False, n_per_class=_each(30, 200, 200), image_size=_each(24, 32, 64),
+        **_IMAGES, beta=0.99, smoothing=0.1, smoothing_sweep=_each([0.2], [0.2, 0.1, 0.01], [0.2, 0.1, 0.01]),
+        polynomial_power=2.5, tail_fraction=1 / 3, learning_rate=1e-3,
+        strategy="auto", mixed_precision=False, n_per_class=_each(30, 600, 200), image_size=_each(24, 32, 64),
         imbalance_ratio=_each(5.0, 10.0, 10.0), variants=_each(["baseline", "+effective-number weights"],
                                                                _ALL_ABLATION, _ALL_ABLATION),
-        seeds=_SEEDS, epochs=_each(1, 12, 40), batch_size=_each(16, 16, 32), blocks_per_stage=_each(1, 1, 3),
+        seeds=_SEEDS, epochs=_each(1, 15, 40), batch_size=_each(16, 16, 32), blocks_per_stage=_each(1, 1, 3),
         base_filters=_each(8, 16, 16)),
     "09_results_report": _profiles(show_figures=True),
 }

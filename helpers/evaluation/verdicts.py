@@ -222,14 +222,14 @@ def chance_baselines(y_true, num_classes: int | None = None, prior=None) -> dict
             "stratified_accuracy": float(np.sum(p * q)), "stratified_macro_f1": float(f1_strat.mean())}
 
 
-def chance_table(y_true, num_classes: int | None = None, prior=None, split: str = "test", digits: int = 3):
+def chance_table(y_true, num_classes: int | None = None, prior=None, split: str = "test"):
     """:func:`chance_baselines` as a small table to print beside a score table: one row per guesser
-    (``model``: "chance: majority class", "chance: stratified random"), ``accuracy``, ``macro-F1``, ``split``."""
+    (``model``: "chance: majority class", "chance: stratified random"), ``accuracy``, ``macro-F1`` (unrounded:
+    compare with them, round to print), ``split``."""
     c = chance_baselines(y_true, num_classes, prior)
     return pd.DataFrame({"model": ["chance: majority class", "chance: stratified random"],
-                         "accuracy": [round(c["majority_accuracy"], digits), round(c["stratified_accuracy"], digits)],
-                         "macro-F1": [round(c["majority_macro_f1"], digits), round(c["stratified_macro_f1"], digits)],
-                         "split": split})
+                         "accuracy": [c["majority_accuracy"], c["stratified_accuracy"]],
+                         "macro-F1": [c["majority_macro_f1"], c["stratified_macro_f1"]], "split": split})
 
 
 def average_precision_baseline(y_true) -> float:

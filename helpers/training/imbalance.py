@@ -4,6 +4,7 @@ ablation training the notebook's network once per technique (CLAHE/white balance
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -18,7 +19,7 @@ from helpers.training.fitting import fit_model, get_strategy, mean_epoch_seconds
 
 __all__ = ["class_counts", "frequency_class_weights", "effective_number_class_weights", "class_weights",
            "class_weight_dict", "smooth_labels", "smoothed_crossentropy", "step_decay", "polynomial_decay",
-           "exponential_decay", "lr_schedule", "lr_callback", "LR_SCHEDULES", "ABLATION_VARIANTS", "ablation_config",
+           "exponential_decay", "lr_schedule", "lr_callback", "LR_SCHEDULES", "ABLATION_VARIANTS", "ablation_config", "smoothing_variant",
            "run_ablation", "ablation_table", "per_class_f1"]
 
 
@@ -185,24 +186,40 @@ ABLATION_VARIANTS: dict[str, dict] = {
 }
 _BASELINE = {"class_weights": None, "smoothing_labels": False, "smoothing_loss": False, "lr_schedule": "constant",
              "preprocess": None}
+_SMOOTHING_ROW = re.compile(r"^\+label smoothing \((labels|loss)\) eps=([0-9]*\.?[0-9]+)$")
 
 
-def ablation_config(name: str) -> dict:
-    """The full settings of an ablation row: the baseline's values plus the row's change."""
+def smoothing_variant(factor: float, where: str = "loss") -> str:
+    """The ablation row of label smoothing ``factor`` in the ``loss`` or the ``labels``: ``+label smoothing (loss) eps=0.2``."""
+    if where not in ("loss", "labels"):
+        raise ValueError(f"label smoothing goes in 'loss' or 'labels', got {where!r}")
+    _number(factor, 0.0, 1.0, "a label smoothing factor must be a number in [0, 1)")
+    return f"+label smoothing ({where}) eps={float(factor):g}"
+
+
+def ablation_config(name: str, smoothing: float = 0.1) -> dict:
+    """The full settings of an ablation row: the baseline's values plus the row's change; ``smoothing`` is the
+    factor of the smoothing rows, unless the name carries its own (:func:`smoothing_variant`)."""
+    if match := _SMOOTHING_ROW.match(str(name)):
+        return {**_BASELINE, f"smoothing_{match[1]}": True, "smoothing": float(match[2])}
     if name not in ABLATION_VARIANTS:
-        raise ValueError(f"unknown ablation variant {name!r}; expected some of {list(ABLATION_VARIANTS)}")
-    return {**_BASELINE, **ABLATION_VARIANTS[name]}
+        raise ValueError(f"unknown ablation variant {name!r}; expected some of {list(ABLATION_VARIANTS)} or a "
+                         f"smoothing row such as {smoothing_variant(0.2)!r}")
+    config = {**_BASELINE, **ABLATION_VARIANTS[name]}
+    return {**config, "smoothing": float(smoothing) if config["smoothing_labels"] or config["smoothing_loss"] else 0.0}
 
 
 def run_ablation(run, variants: Sequence[str], hdf5_path, seeds: Sequence[int], epochs: int, build_model: Callable,
                  *, batch_size: int = 32, learning_rate: float = 1e-3, beta: float = 0.999, smoothing: float = 0.1,
                  polynomial_power: float = 2.5, tail_fraction: float = 1 / 3, strategy="auto",
-                 progress: bool = True) -> pd.DataFrame:
+                 results_file: str = layout.SEED_RESULTS, progress: bool = True) -> pd.DataFrame:
     """Train every (ablation row, seed) on the HDF5 long tail (train streamed, val; test for the metrics).
     ``build_model(config, input_shape, num_classes, seed)`` compiles the row's network and loss (``config``:
-    :func:`ablation_config`); this adds class weights, label smoothing, LR schedule and preprocessing. Writes
-    ``imbalanced/<row>/seed<k>/{history.csv, per_class.csv, metrics.json}`` and ``imbalanced/results.csv``."""
-    configs = {name: ablation_config(name) for name in variants}  # unknown names fail before any training
+    :func:`ablation_config`, its ``smoothing`` the factor for the loss); this adds class weights, label smoothing
+    in the labels, LR schedule and preprocessing. Writes ``imbalanced/<row>/seed<k>/{history.csv, per_class.csv,
+    metrics.json}`` and ``imbalanced/<results_file>``. Head and tail recall: the mean recall of the most and of the
+    least frequent ``tail_fraction`` of the classes in training."""
+    configs = {name: ablation_config(name, smoothing) for name in variants}  # unknown names fail before training
     if not seeds:
         raise ValueError("seeds must list at least one seed")
     class_names = longtail.hdf5_class_names(hdf5_path)
@@ -210,6 +227,7 @@ def run_ablation(run, variants: Sequence[str], hdf5_path, seeds: Sequence[int], 
     splits = {name: longtail.read_hdf5(hdf5_path, name) for name in ("train", "val", "test")}
     counts = class_counts(splits["train"][1], k)
     tail = longtail.tail_classes(counts, tail_fraction)
+    head = np.sort(np.argsort(-counts, kind="stable")[:len(tail)])
     settings = {"epochs": int(epochs), "batch_size": int(batch_size), "learning_rate": float(learning_rate),
                 "beta": float(beta), "smoothing": float(smoothing), "polynomial_power": float(polynomial_power),
                 "tail_fraction": float(tail_fraction), "build_model": build_model,
@@ -221,7 +239,7 @@ def run_ablation(run, variants: Sequence[str], hdf5_path, seeds: Sequence[int], 
         config, seed = unit.inputs["config"], unit.inputs["seed"]
         pre = (lambda x: preprocess_images(x, config["preprocess"])) if config["preprocess"] else None
         train_ds = longtail.hdf5_dataset(hdf5_path, "train", batch_size, shuffle=True, seed=seed, preprocess=pre,
-                                         num_classes=k, label_smoothing=smoothing if config["smoothing_labels"] else 0.0)
+                                         num_classes=k, label_smoothing=config["smoothing"] if config["smoothing_labels"] else 0.0)
         val_ds = longtail.hdf5_dataset(hdf5_path, "val", batch_size, preprocess=pre, num_classes=k)
         env.seed_everything(seed)
         with get_strategy(strategy).scope():
@@ -240,25 +258,27 @@ def run_ablation(run, variants: Sequence[str], hdf5_path, seeds: Sequence[int], 
             [{"class": name, "train_count": int(counts[c]), **m["per_class"][name]} for c, name in enumerate(class_names)]
         ).assign(split="test", averaging="per class"))
         row = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "tail_recall": float(recalls[tail].mean()),
-               "balanced_accuracy": m["balanced_accuracy"], "mean_epoch_seconds": mean_epoch_seconds(history),
+               "head_recall": float(recalls[head].mean()), "balanced_accuracy": m["balanced_accuracy"],
+               "mean_epoch_seconds": mean_epoch_seconds(history), "smoothing": config["smoothing"],
                "split": "test", "averaging": "accuracy: over samples; macro_f1: unweighted mean over classes; "
-                                             "tail_recall: unweighted mean recall over the tail classes"}
+                                             "tail_recall/head_recall: unweighted mean recall over the tail/head classes"}
         run.write_json(f"{unit.folder}/{layout.METRICS}", {
             **row, "variant": unit.labels["variant"], "seed": seed, "epochs": int(epochs), "config": config,
-            "tail_classes": [class_names[c] for c in tail], "beta": beta, "smoothing": smoothing,
+            "tail_classes": [class_names[c] for c in tail], "head_classes": [class_names[c] for c in head], "beta": beta,
             "learning_rate": learning_rate, "class_weights": None if weights is None else weights.round(4).tolist()})
         return row
 
     results = run_units(run, units, train, desc="ablation", progress=progress)
-    run.write_csv(f"{layout.IMBALANCED}/{layout.SEED_RESULTS}", results)
+    run.write_csv(f"{layout.IMBALANCED}/{results_file}", results)
     return results
 
 
 def ablation_table(results: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """Test accuracy, macro-F1 and tail recall as mean ± SD over seeds, one row per ablation row
+    """Test accuracy, macro-F1, head and tail recall as mean ± SD over seeds, one row per ablation row
     (numeric ``<metric>_mean``/``_sd``/``_n`` columns kept for sorting and verdicts)."""
-    return mean_sd_table(results, "variant", {"accuracy": "test accuracy", "macro_f1": "test macro f1",
-                                              "tail_recall": "test tail recall"}, digits=digits)
+    metrics = {"accuracy": "test accuracy", "macro_f1": "test macro f1", "head_recall": "test head recall",
+               "tail_recall": "test tail recall"}
+    return mean_sd_table(results, "variant", {k: v for k, v in metrics.items() if k in results}, digits=digits)
 
 
 def per_class_f1(run, variants: Sequence[str], seeds: Sequence[int]) -> pd.DataFrame:

@@ -112,7 +112,7 @@ def test_binary_training_and_predict_classes():
 # --------------------------------------------------------------------------- families
 def test_families_build_and_have_expected_sizes():
     sizes = {name: len(v) for name, v in C.FAMILIES.items()}
-    assert sizes == {"depth": 3, "feature_maps": 5, "dense": 7, "dropout": 9, "advanced": 4}
+    assert sizes == {"depth": 3, "feature_maps": 4, "dense": 4, "dropout": 5, "advanced": 4}
     for variants in C.FAMILIES.values():
         for variant in variants:
             C.spec_output_shape(variant.spec, (32, 32, 3))
@@ -247,3 +247,38 @@ def test_load_image_splits_class_subset(tmp_path):
     assert len(folder.labels) == len(folder.paths) == len(folder.formats) == len(folder.groups) == 12
     with pytest.raises(ValueError, match=r"class_subset must name at least two classes.*unknown: \['Plantain'\]"):
         images.load_image_splits(data, image_size=16, class_subset=["Plantain", pair[0]])
+
+
+def test_run_family_scores_the_test_split_and_trains_input_sizes_on_their_own_data(tmp_path):
+    run = runs.open_run(tmp_path / "r")
+    data = _tiny_data()
+    rng = np.random.default_rng(2)
+    data["test"] = (rng.integers(0, 255, size=(9, 8, 8, 3)).astype("uint8"), np.repeat([0, 1, 2], 3))
+    loaded = []
+
+    def load_at(size):
+        loaded.append(size)
+        x = rng.integers(0, 255, size=(18, size, size, 3)).astype("uint8")
+        y = np.repeat([0, 1, 2], 6)
+        return {"train": (x, y), "val": (x[::2], y[::2]), "test": (x[1::2], y[1::2])}
+
+    variants = C.input_size_variants([8, 12], spec="4C3-P2-8")
+    assert [v.name for v in variants] == ["8 px", "12 px"] and [v.image_size for v in variants] == [8, 12]
+    with pytest.raises(ValueError, match="load_data"):
+        A.run_family(run, "input_size", variants, data, [0], 1, _build, batch_size=6, progress=False)
+    res = A.run_family(run, "input_size", variants, data, [0], 1, _build, batch_size=6, load_data=load_at,
+                       progress=False)
+    assert loaded == [8, 12]  # each size loaded once
+    assert res["image_size"].tolist() == [8, 12]
+    assert res[["test_accuracy", "test_macro_f1"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert "test" in res["split"].iloc[0]
+    # the 12 px model really saw 12 px images: its first conv's output is larger, so it has the same conv weights
+    # but a bigger dense layer than the 8 px one
+    assert res["params"].iloc[1] > res["params"].iloc[0]
+    table = A.family_table(res)
+    assert {"val accuracy", "test accuracy", "test macro-F1"} <= set(table.columns)
+    with pytest.raises(ValueError, match="integers >= 8"):
+        C.input_size_variants([4])
+    with pytest.raises(ValueError, match="pools a"):
+        C.input_size_variants([8], spec="4C3-P2-P2-P2-P2")
+    assert C.family_variants("input_size", input_sizes=[16])[0].image_size == 16

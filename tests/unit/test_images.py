@@ -229,3 +229,22 @@ def test_show_images_takes_float_pixels_in_0_255():
     assert len(shown) == 3 and shown[0].dtype == np.uint8 and shown[0].max() == 255
     with pytest.raises(ValueError, match="show_images got no images"):
         images.show_images(np.zeros((0, 4, 4, 3)))
+
+
+def test_banana_difficulty_narrows_the_classes_and_names_the_folder(tmp_path, monkeypatch):
+    shape = bananas._BANANA_SHAPES["Cavendish Banana"]
+    easy, same = bananas._shape_at(shape, 0.0), bananas._shape_at(shape, 1.0)
+    for key in ("length", "thickness", "curvature", "stalk"):
+        lo, hi = shape[key]
+        assert same[key] == pytest.approx((lo, hi))
+        assert easy[key][1] - easy[key][0] == pytest.approx(0.3 * (hi - lo))  # 30 % of the width at 0
+        assert sum(easy[key]) == pytest.approx(lo + hi)  # around the same centre: the cue stays the same
+    draw = lambda d: np.asarray(bananas.draw_banana("Cavendish Banana", np.random.default_rng(3), 32, d))  # noqa: E731
+    assert np.array_equal(draw(1.0), np.asarray(bananas.draw_banana("Cavendish Banana", np.random.default_rng(3), 32)))
+    assert np.array_equal(draw(0.4), draw(0.4)) and not np.array_equal(draw(0.4), draw(1.0))
+    for bad in (1.5, -0.1, "hard", True, None):
+        with pytest.raises(ValueError, match="difficulty must be a number in"):
+            bananas.check_difficulty(bad)
+    monkeypatch.setenv("DL_DATA_DIR", str(tmp_path))
+    assert images.embedded_banana_dir(n_per_class=1, image_size=32, difficulty=0.4).name == "bananas-n1-s32-seed0-d0.4"
+    assert images.embedded_banana_dir(n_per_class=1, image_size=32).name == "bananas-n1-s32-seed0"

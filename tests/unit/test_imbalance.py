@@ -221,6 +221,21 @@ def test_run_ablation_tiny(tmp_path):
     again = im.run_ablation(run, variants, path, [0], 1, build, batch_size=8, progress=False)
     assert again.equals(res)  # resumed from the completed units
     table = im.ablation_table(res)
-    assert list(table.columns[:4]) == ["variant", "test accuracy", "test macro f1", "test tail recall"]
+    assert list(table.columns[:5]) == ["variant", "test accuracy", "test macro f1", "test head recall", "test tail recall"]
     f1 = im.per_class_f1(run, variants, [0])
     assert f1.index.tolist() == ["head", "mid", "tail"] and f1["train_count"].tolist() == [12, 6, 3]
+
+
+def test_smoothing_rows_carry_their_own_factor():
+    assert im.smoothing_variant(0.2) == "+label smoothing (loss) eps=0.2"
+    assert im.smoothing_variant(0.01, "labels") == "+label smoothing (labels) eps=0.01"
+    row = im.ablation_config("+label smoothing (loss) eps=0.2")
+    assert row["smoothing_loss"] and not row["smoothing_labels"] and row["smoothing"] == 0.2
+    assert im.ablation_config("+label smoothing (labels)", smoothing=0.3)["smoothing"] == 0.3
+    assert im.ablation_config("baseline", smoothing=0.3)["smoothing"] == 0.0  # no smoothing row, no factor
+    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
+        im.smoothing_variant(1.5)
+    with pytest.raises(ValueError, match="'loss' or 'labels'"):
+        im.smoothing_variant(0.1, "targets")
+    with pytest.raises(ValueError, match="smoothing row such as"):
+        im.ablation_config("+label smoothing (loss) eps=big")

@@ -6,6 +6,10 @@ import pytest
 
 from helpers.evaluation.verdicts import (
     Verdict,
+    average_precision_baseline,
+    beats_chance,
+    chance_baselines,
+    chance_table,
     compare_to_baseline,
     differ_beyond_sd,
     fit_verdict,
@@ -140,3 +144,39 @@ def test_differ_beyond_sd_single_run_is_undetermined():
     v = differ_beyond_sd(0.5, 0.0, 0.33, 0.0, n_a=1, n_b=1)
     assert v.verdict == "undetermined"
     assert "n = 1 and 1 run(s)" in v.sentence
+
+
+def test_chance_baselines_match_simulated_guessers():
+    from sklearn.dummy import DummyClassifier
+    from sklearn.metrics import accuracy_score, f1_score
+
+    y = np.repeat([0, 1, 2], [50, 30, 20])
+    c = chance_baselines(y)
+    assert c["majority_accuracy"] == pytest.approx(0.5)
+    assert c["majority_macro_f1"] == pytest.approx(2 * 0.5 / 1.5 / 3)  # F1 of the majority class, 0 for the others
+    x = np.zeros((len(y), 1))
+    guesses = [DummyClassifier(strategy="stratified", random_state=i).fit(x, y).predict(x) for i in range(400)]
+    assert c["stratified_accuracy"] == pytest.approx(np.mean([accuracy_score(y, g) for g in guesses]), abs=0.01)
+    assert c["stratified_macro_f1"] == pytest.approx(np.mean([f1_score(y, g, average="macro") for g in guesses]), abs=0.01)
+    # a prior from a long-tailed training split, scored on a balanced test split
+    balanced = np.repeat([0, 1, 2], 10)
+    skewed = chance_baselines(balanced, prior=np.repeat([0, 1, 2], [90, 9, 1]))
+    assert skewed["majority_accuracy"] == pytest.approx(1 / 3) and skewed["stratified_accuracy"] == pytest.approx(1 / 3)
+    assert skewed["stratified_macro_f1"] < 1 / 3
+    assert chance_baselines([0, 0, 1], num_classes=4)["majority_macro_f1"] == pytest.approx(2 * (2 / 3) / (5 / 3) / 4)
+    table = chance_table(y, split="val")
+    assert table["model"].tolist() == ["chance: majority class", "chance: stratified random"]
+    assert set(table["split"]) == {"val"} and table["accuracy"].tolist() == [c["majority_accuracy"], c["stratified_accuracy"]]
+    with pytest.raises(ValueError, match="empty"):
+        chance_baselines([])
+
+
+def test_average_precision_baseline_is_the_positive_rate_and_beats_chance_needs_the_sd():
+    from sklearn.metrics import average_precision_score
+
+    y = np.repeat([1, 0], [1000, 4000])
+    scores = [average_precision_score(y, np.random.default_rng(i).random(len(y))) for i in range(40)]
+    assert average_precision_baseline(y) == pytest.approx(0.2)
+    assert np.mean(scores) == pytest.approx(0.2, abs=0.01)  # a random ranking, on a large sample
+    assert beats_chance(0.5, 0.1, 0.35) and not beats_chance(0.5, 0.2, 0.35)
+    assert beats_chance(0.36, float("nan"), 0.35) and not beats_chance(0.35, None, 0.35)
