@@ -84,8 +84,9 @@ def gradcam_grid(model, images, preprocessed, indices, last_conv_layer, titles, 
 
 
 def best_models(run, backbones=None):
-    """The best model of each backbone 05 trained into ``run`` (highest test accuracy, then lowest loss): one row
-    per backbone with backbone, mode, seed, split, accuracy, loss, macro_f1, unit."""
+    """The model of each backbone 05 trained into ``run`` to explain: the highest VALIDATION accuracy, then the
+    lowest validation loss, then the lowest seed -- test numbers are never read to choose. One row per backbone:
+    backbone, mode, seed, val_accuracy, val_loss, unit (then the test split's accuracy, loss, macro_f1, reported)."""
     root = run.path / layout.BANANA
     found = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     wanted = list(backbones) if backbones else found
@@ -98,12 +99,21 @@ def best_models(run, backbones=None):
     for marker in sorted(m for b in wanted for m in (root / b).glob(f"*/seed*/{COMPLETE_MARKER}")):
         unit = marker.parent.relative_to(run.path)
         row = run.read_json(unit / layout.METRICS)["row"]
-        rows.append({k: row[k] for k in ("backbone", "mode", "seed", "split", "accuracy", "loss", "macro_f1")}
-                    | {"unit": str(unit)})
+        if "val_accuracy" not in row:
+            raise ValueError(f"{unit}/{layout.METRICS} has no val_accuracy: re-run 05_banana_transfer into this run "
+                             "(the model to explain is chosen on validation, never on test)")
+        rows.append({k: row[k] for k in ("backbone", "mode", "seed", "val_accuracy")}
+                    | {"val_loss": row.get("val_loss", float("nan")), "unit": str(unit)})
     if not rows:
         raise FileNotFoundError(f"no completed model folders under {root}; run 05_banana_transfer first")
-    frame = pd.DataFrame(rows).sort_values(["backbone", "accuracy", "loss"], ascending=[True, False, True])
-    return frame.groupby("backbone", sort=False).head(1).reset_index(drop=True)
+    frame = pd.DataFrame(rows).sort_values(["backbone", "val_accuracy", "val_loss", "seed"],
+                                           ascending=[True, False, True, True], na_position="last")
+    chosen = frame.groupby("backbone", sort=False).head(1).reset_index(drop=True)
+    # the chosen models' test scores, read only now, to be reported beside them
+    test = [run.read_json(f"{u}/{layout.METRICS}")["row"] for u in chosen["unit"]]
+    for key in ("accuracy", "loss", "macro_f1"):
+        chosen[f"test_{key}"] = [t.get(key, float("nan")) for t in test]
+    return chosen.assign(chosen_on="val")
 
 
 def load_model_and_split(run, row):

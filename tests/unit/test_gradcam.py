@@ -78,3 +78,43 @@ def test_grid_draws_the_given_heatmap_function(vgg):
                                heatmap=constant)
     assert calls == ["block5_conv3"] * 2 and len(fig.axes) >= 2
     assert gradcam.gradcam_grid(vgg, images, images, [], "block5_conv3", []) is None
+
+
+def _unit(run, backbone, mode, seed, val_accuracy, test_accuracy, val_loss=1.0, test_loss=1.0):
+    unit = f"banana/{backbone}/{mode}/seed{seed}"
+    row = {"backbone": backbone, "mode": mode, "seed": seed, "split": "test", "accuracy": test_accuracy,
+           "loss": test_loss, "macro_f1": test_accuracy, "val_accuracy": val_accuracy, "val_loss": val_loss}
+    run.write_json(f"{unit}/metrics.json", {"row": row})
+    run.mark_complete(unit)
+
+
+def test_best_models_choose_on_validation_and_never_on_test(tmp_path, monkeypatch):
+    from helpers import runs
+
+    run = runs.open_run(tmp_path / "r")
+    # validation and test disagree: frozen/seed1 is best on val, finetune/seed0 on test
+    _unit(run, "VGG16", "frozen", 0, val_accuracy=0.70, test_accuracy=0.60)
+    _unit(run, "VGG16", "frozen", 1, val_accuracy=0.80, test_accuracy=0.50)
+    _unit(run, "VGG16", "finetune", 0, val_accuracy=0.75, test_accuracy=0.95)
+    # a tie on val accuracy is broken by val loss, never by test numbers
+    _unit(run, "Xception", "frozen", 0, val_accuracy=0.6, test_accuracy=0.9, val_loss=0.9, test_loss=0.1)
+    _unit(run, "Xception", "finetune", 0, val_accuracy=0.6, test_accuracy=0.4, val_loss=0.5, test_loss=2.0)
+    best = gradcam.best_models(run).set_index("backbone")
+    assert (best.loc["VGG16", "mode"], best.loc["VGG16", "seed"]) == ("frozen", 1)
+    assert best.loc["Xception", "mode"] == "finetune"
+    assert best.loc["VGG16", "test_accuracy"] == 0.50  # reported after the choice
+    assert set(best["chosen_on"]) == {"val"}
+    # scramble every test number: the choice does not move
+    for unit in sorted((run.path / "banana").glob("*/*/seed*")):
+        rel = unit.relative_to(run.path)
+        data = run.read_json(f"{rel}/metrics.json")
+        data["row"].update(accuracy=float(np.random.default_rng(len(str(rel))).random()), loss=0.0, macro_f1=0.0)
+        run.write_json(f"{rel}/metrics.json", data)
+    again = gradcam.best_models(run).set_index("backbone")
+    assert again[["mode", "seed"]].equals(best[["mode", "seed"]])
+    # without validation numbers there is nothing to choose on: a clear error, not a silent test-based pick
+    data = run.read_json("banana/VGG16/frozen/seed0/metrics.json")
+    del data["row"]["val_accuracy"]
+    run.write_json("banana/VGG16/frozen/seed0/metrics.json", data)
+    with pytest.raises(ValueError, match="chosen on validation"):
+        gradcam.best_models(run)
