@@ -21,7 +21,7 @@ from helpers.training.experiments import Unit, fingerprint, run_units
 from helpers.training.fitting import fit_model, mean_epoch_seconds
 
 __all__ = ["SETTINGS", "train_transfer", "run_transfer", "report_backbone", "record_weights", "write_split",
-           "transfer_backbone"]
+           "write_chance", "transfer_backbone"]
 
 SETTINGS = {"epochs": 5, "fine_tune_epochs": 5, "batch_size": 32, "learning_rate": 1e-3,
             "fine_tune_learning_rate": 1e-5, "dropout": 0.3, "augment": True, "feature_cache": True}
@@ -66,15 +66,16 @@ def train_transfer(build: Callable, fine_tune: Callable, backbone: str, mode: st
                    image_size: int, weights=None, seed: int = 0, start_model=None, start_history=None, verbose: int = 0,
                    **settings):
     """Train one model with notebook 05's ``build``/``fine_tune`` on uint8 ``splits`` (``train``, ``val``: ``(x, y)``)
-    and :data:`SETTINGS`: ``(model, history)`` (``phase`` head/finetune). ``feature_cache``: the head trains on features
-    computed once (no augmentation; ``feature_seconds``); ``finetune`` continues ``start_model`` (else head first)."""
+    and :data:`SETTINGS`: ``(model, history)`` (``phase`` head/finetune). ``augment`` applies to the head and to the
+    fine-tuning alike; ``feature_cache`` (used only without augmentation, which cached features cannot see): the head
+    trains on features computed once (``feature_seconds``); ``finetune`` continues ``start_model`` (else head first)."""
     spec = backbones.get_backbone(backbone)
     if mode not in backbones.MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(backbones.MODES)}")
     if "train" not in splits or "val" not in splits:
         raise ValueError(f"splits has keys {sorted(splits)}; expected 'train' and 'val'")
     s = _settings(settings)
-    augment = s["augment"] and (mode == "finetune" or not s["feature_cache"])  # cached features: no augmentation
+    augment = bool(s["augment"])  # the same in both modes: frozen vs finetune differs only by the fine-tuning
     env.seed_everything(int(seed))
     aug = images.augmentation_layers(seed=int(seed)) if augment else None
     train_ds = images.make_dataset(*splits["train"], s["batch_size"], training=True, augment=aug,
@@ -151,7 +152,8 @@ def run_transfer(run, backbone: str, splits: dict, class_names, params: Mapping,
             inputs.update({k: s[k] for k in FINE_TUNE_SETTINGS}, fine_tune=fine_tune,
                           start=units[("frozen", seed)].digest if "frozen" in order else "head trained here")
         units[(mode, seed)] = Unit(layout.transfer_unit(spec.name, mode, seed), inputs,
-                                   {"backbone": spec.name, "mode": mode, "seed": seed})
+                                   {"backbone": spec.name, "mode": mode, "seed": seed,
+                                    "weights": "ImageNet" if weights else "random init"})
 
     def train(unit: Unit) -> dict:
         mode, seed = unit.labels["mode"], unit.labels["seed"]
@@ -172,8 +174,9 @@ def run_transfer(run, backbone: str, splits: dict, class_names, params: Mapping,
 
 
 def report_backbone(run, backbone: str, results: pd.DataFrame, class_names) -> tuple[pd.DataFrame, dict]:
-    """Write one backbone's ``summary.csv`` (mean, SD over seeds per mode; test) and, for each mode's best seed,
-    confusion matrix and classification report; returns the summary and ``{mode: (figure, report)}``."""
+    """Write one backbone's ``summary.csv`` (mean, SD over seeds per mode; test, and val accuracy) and, for each mode's
+    seed with the best validation accuracy, its test confusion matrix and classification report; returns the summary
+    and ``{mode: (figure, report)}``."""
     import matplotlib.pyplot as plt
 
     rows, root = results[results["backbone"] == backbone], layout.backbone_dir(backbone)
@@ -181,12 +184,15 @@ def report_backbone(run, backbone: str, results: pd.DataFrame, class_names) -> t
                                                                      "mean_epoch_seconds", "inference_ms_per_image"])
     summary.insert(2, "split", "test")
     summary.insert(3, "averaging", "mean and sample SD over seeds")
-    for col in ("params", "model_mb", "device"):
-        summary[col] = rows.groupby(["backbone", "mode"], sort=False)[col].first().to_numpy()
+    val = metrics.summarize_mean_sd(rows, ["backbone", "mode"], ["val_accuracy"])
+    summary["val_accuracy_mean"], summary["val_accuracy_sd"] = val["val_accuracy_mean"].to_numpy(), val["val_accuracy_sd"].to_numpy()
+    for col in ("weights", "params", "model_mb", "device"):
+        if col in rows:
+            summary[col] = rows.groupby(["backbone", "mode"], sort=False)[col].first().to_numpy()
     run.write_csv(f"{root}/summary.csv", summary)
     shown = {}
-    for mode, group in rows.groupby("mode", sort=False):
-        best = int(group.sort_values("accuracy", ascending=False).iloc[0]["seed"])
+    for mode, group in rows.groupby("mode", sort=False):  # the seed with the best VALIDATION accuracy
+        best = int(group.sort_values(["val_accuracy", "seed"], ascending=[False, True]).iloc[0]["seed"])
         folder = layout.transfer_mode_dir(backbone, mode)
         pred = run.read_csv(f"{layout.transfer_unit(backbone, mode, best)}/{layout.PREDICTIONS}")
         fig = plots.plot_confusion_matrix(pred["y_true"], pred["y_pred"], class_names,
@@ -197,6 +203,17 @@ def report_backbone(run, backbone: str, results: pd.DataFrame, class_names) -> t
         run.write_csv(f"{folder}/classification_report.csv", report, index=True)
         shown[mode] = (fig, report)
     return summary, shown
+
+
+def write_chance(run, backbone: str, splits: dict, num_classes: int) -> pd.DataFrame:
+    """The chance baselines of the val and test splits (the training split's class frequencies as the guessers'
+    prior) in ``banana/<backbone>/chance.csv``; returns the table."""
+    from helpers.evaluation.verdicts import chance_table
+
+    table = pd.concat([chance_table(splits[k][1], num_classes, prior=splits["train"][1], split=k)
+                       for k in ("val", "test")], ignore_index=True)
+    run.write_csv(f"{layout.backbone_dir(backbone)}/{layout.BACKBONE_CHANCE}", table)
+    return table
 
 
 def record_weights(run, backbone: str, choice) -> None:
@@ -229,6 +246,7 @@ def transfer_backbone(run, backbone: str, params: Mapping, build: Callable, fine
     print(f"{spec.name}: image size {size} px; {choice.banner(num_classes=len(folder.class_names))}")
     splits, index = images.split_dataset(folder, P["test_size"], P["val_size"], seed=P["seed"], return_indices=True)
     write_split(run, spec.name, folder, index, source, size, P["seed"])
+    write_chance(run, spec.name, splits, len(folder.class_names))
     results = run_transfer(run, spec.name, splits, folder.class_names, params, build, fine_tune, image_size=size,
                            weights=choice.weights, progress=progress)
     report_backbone(run, spec.name, results, folder.class_names)

@@ -37,6 +37,25 @@ def test_05_writes_every_seed_and_summary(smoke):
         assert set(split["split"]) == {"train", "val", "test"}
         assert not split["path"].duplicated().any()
         assert (run.path / f"banana/{backbone}/augmented_batch.png").is_file()
+        # no ImageNet weights offline: every table says so, and the chance baselines sit beside the scores
+        assert set(summary["weights"]) == {"random init"} and {"val_accuracy_mean", "val_accuracy_sd"} <= set(summary)
+        chance = pd.read_csv(run.path / f"banana/{backbone}/chance.csv")
+        assert set(chance["split"]) == {"val", "test"} and chance["accuracy"].between(0, 1).all()
+
+
+def test_05_says_random_weights_before_anything_is_trained(smoke):
+    import json
+
+    run = smoke.ensure("05_banana_transfer")
+    for path in sorted((run.path / "notebooks").glob("05_banana_transfer*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        text = ["".join(c["source"]) + json.dumps(c.get("outputs", [])) for c in cells]
+        first_fit = next(i for i, t in enumerate(text) if "model.fit(" in t)
+        warned = [i for i, t in enumerate(text) if "RANDOMLY initialised" in t and i > 0 and "display(" in t
+                  and "RANDOMLY initialised" in json.dumps(cells[i].get("outputs", []))]
+        assert warned and warned[0] < first_fit, path.name
+        prepare = next(i for i, t in enumerate(text) if t.startswith("## Prepare the data"))
+        assert warned[0] < prepare, "the warning comes before the data, at the top"
 
 
 def test_05_image_size_raised_to_backbone_minimum(smoke):

@@ -103,6 +103,16 @@ def test_train_transfer_frozen_cached_and_finetune_reproducible():
     assert "block5_conv3" in backbones.trainable_layer_names(m3)
 
 
+def test_augmentation_applies_to_both_modes_and_disables_the_feature_cache():
+    """Frozen vs fine-tuned differ only by the fine-tuning: with augment=True the head trains on augmented images
+    (no cached features, which could not be augmented); without it the cache is used."""
+    splits = _tiny_splits(seed=4)
+    common = dict(image_size=32, epochs=1, batch_size=4, feature_cache=True, seed=0)
+    _, plain = transfer.train_transfer(*RECIPE, "VGG16", "frozen", splits, 3, augment=False, **common)
+    _, augmented = transfer.train_transfer(*RECIPE, "VGG16", "frozen", splits, 3, augment=True, **common)
+    assert "feature_seconds" in plain and "feature_seconds" not in augmented
+
+
 def test_cached_features_equal_full_model_head_training():
     """Training the head on cached features gives the model the same predictions path."""
     splits = _tiny_splits(seed=2)
