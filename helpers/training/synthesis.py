@@ -21,7 +21,8 @@ from helpers.training.search import load_estimator
 
 __all__ = ["STRATEGIES", "require_gridsearch", "collect_variant_scores", "choose_variants", "load_chosen_models",
            "interpolation_candidates", "resolve_threshold", "synthesize_label", "synthesize_to_majority",
-           "retrain_comparison", "comparison_table", "check_split_matches"]
+           "retrain_comparison", "comparison_table", "check_split_matches", "RETRAIN_DEFAULTS",
+           "retrain_hyperparameters"]
 
 STRATEGIES = ("original", "random_oversampling", "model_guided_synthesis")
 
@@ -89,6 +90,40 @@ def choose_variants(scores, tolerance: float = 0.0):
         rows.append({"label": label, "chosen_variant": best["variant"],
                      **best[["cv_mean", "cv_sd", "test_score", "scoring"]], "reason": reason})
     return pd.DataFrame(rows)
+
+
+RETRAIN_DEFAULTS = {"epochs": 15, "batch_size": 32, "neurons": 30, "dropout": 0.2, "kernel_initializer": "glorot_uniform"}
+
+
+def retrain_hyperparameters(scores, choices, fallback: Mapping | None = None):
+    """The multi-class network's hyperparameters from 03: each label's chosen variant brings its best parameters
+    (``model__`` stripped); per hyperparameter the value most labels chose wins, a tie going to the value whose
+    labels have the higher mean CV score. A hyperparameter 03 did not search takes ``fallback`` (else
+    :data:`RETRAIN_DEFAULTS`), and the table says so. Returns ``(params, table)``; the table has hyperparameter,
+    value, source and votes (value: labels)."""
+    fallback = {**RETRAIN_DEFAULTS, **(fallback or {})}
+    chosen = scores.merge(choices[["label", "chosen_variant"]], left_on=["label", "variant"],
+                          right_on=["label", "chosen_variant"])
+    if chosen.empty:
+        raise ValueError("no label's chosen variant is in the scores: run choose_variants on these scores first")
+    votes: dict[str, dict] = {}
+    for row in chosen.itertuples():
+        for key, value in row.best_params.items():
+            votes.setdefault(key.replace("model__", ""), {}).setdefault(value, []).append((row.label, row.cv_mean))
+    params, rows = {}, []
+    for key in dict.fromkeys([*fallback, *votes]):
+        if key not in votes:
+            params[key] = fallback[key]
+            rows.append({"hyperparameter": key, "value": fallback[key], "votes": "",
+                         "source": "profile default: 03 did not search it"})
+            continue
+        ranked = sorted(votes[key].items(), key=lambda kv: (-len(kv[1]), -np.mean([s for _, s in kv[1]]), str(kv[0])))
+        value, voters = ranked[0]
+        params[key] = value
+        rows.append({"hyperparameter": key, "value": value,
+                     "votes": "; ".join(f"{v}: {', '.join(label for label, _ in who)}" for v, who in ranked),
+                     "source": f"03: best for {len(voters)} of {len(chosen)} labels (their chosen variants)"})
+    return params, pd.DataFrame(rows)
 
 
 def load_chosen_models(run, choices) -> dict:

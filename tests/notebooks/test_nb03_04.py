@@ -95,6 +95,25 @@ def test_synthesis_and_retraining_artifacts(smoke):
     assert set(summary["split"]) == {"val", "test"} and (summary["seeds"] == len(P["seeds"])).all()
     text = stdout_of(run.path / "notebooks" / "04_synthesize_retrain.ipynb")
     assert "split: test" in text
+    # 04 retrains with the hyperparameters 03 found for the chosen variants, not the profile's
+    used = run.read_csv("tabular/retrain/hyperparameters.csv").set_index("hyperparameter")
+    best = [json.loads((run.path / f"tabular/gridsearch/{r.chosen_variant}/{r.label}/best_params.json").read_text())
+            ["best_params"] for r in chosen.itertuples()]
+    for key in {k for b in best for k in b}:
+        values = [b[key] for b in best if key in b]
+        assert str(used.loc[key.replace("model__", ""), "value"]) == str(max(set(values), key=values.count))
+        assert used.loc[key.replace("model__", ""), "source"].startswith("03: best for")
+    assert int(used.loc["epochs", "value"]) != P["epochs"]  # the smoke profile makes 03's value differ from 04's own
+    for strategy in ("original", "random_oversampling", "model_guided_synthesis"):
+        for seed in P["seeds"]:
+            inputs = run.read_json(f"tabular/retrain/{strategy}/seed{seed}/result.json")["inputs"]
+            assert inputs["epochs"] == int(used.loc["epochs", "value"])
+            assert inputs["batch_size"] == int(used.loc["batch_size", "value"])
+    chance = run.read_csv("tabular/retrain/chance.csv")
+    assert chance["model"].tolist() == ["chance: majority class", "chance: stratified random"]
+    for variant in VARIANTS:
+        summary = run.read_csv(f"tabular/gridsearch/{variant}/summary.csv")
+        assert summary["positive_rate"].between(0, 1).all()
 
 
 

@@ -33,6 +33,30 @@ def test_choose_variants_uses_cv_not_test_and_breaks_ties_by_fewer_rows():
     assert "not clear-cut" in choices.loc["b", "reason"]
 
 
+def test_retrain_hyperparameters_come_from_the_chosen_variants_by_majority():
+    scores = _scores()
+    params = {("a", "up"): {"epochs": 20, "batch_size": 16, "model__neurons": 60},
+              ("b", "original"): {"epochs": 20, "batch_size": 64, "model__neurons": 30},
+              ("a", "down"): {"epochs": 15, "batch_size": 64, "model__neurons": 30}}  # not chosen: no vote
+    scores["best_params"] = [params.get((r.label, r.variant), {"epochs": 15}) for r in scores.itertuples()]
+    third = scores[scores["label"] == "a"].assign(label="c", cv_mean=[0.2, 0.1, 0.1, 0.1])
+    third["best_params"] = [{"epochs": 15, "batch_size": 64, "model__neurons": 30} for _ in range(len(third))]
+    scores = pd.concat([scores, third], ignore_index=True)
+    choices = synthesis.choose_variants(scores)  # a: up, b: original, c: original
+    chosen, table = synthesis.retrain_hyperparameters(scores, choices, fallback={"dropout": 0.3, "epochs": 99})
+    # epochs: 20 (a, b) beats 15 (c); batch_size: 64 (b, c) beats 16 (a); neurons: 30 (b, c) beats 60 (a)
+    assert chosen["epochs"] == 20 and chosen["batch_size"] == 64 and chosen["neurons"] == 30
+    assert chosen["dropout"] == 0.3 and chosen["kernel_initializer"] == "glorot_uniform"  # not searched: fallback
+    rows = table.set_index("hyperparameter")
+    assert rows.loc["epochs", "source"].startswith("03: best for 2 of 3 labels")
+    assert rows.loc["dropout", "source"] == "profile default: 03 did not search it"
+    assert rows.loc["neurons", "votes"] == "30: b, c; 60: a"
+    # a tie goes to the value whose labels scored higher in cross-validation
+    two = scores[scores["label"].isin(["a", "b"])]
+    chosen, _ = synthesis.retrain_hyperparameters(two, synthesis.choose_variants(two))
+    assert chosen["batch_size"] == 16 and chosen["neurons"] == 60  # label a (CV 0.9) beats b (0.5)
+
+
 def test_interpolation_stays_between_neighbours():
     X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], dtype=np.float32)
     out = synthesis.interpolation_candidates(X, 200, np.random.default_rng(0), k_neighbors=1, jitter=0.0)
