@@ -23,8 +23,11 @@ __all__ = ["build_report", "write_report", "show", "publish", "results_markdown"
            "keras_architecture", "compact_layers", "history_figure", "replace_between_markers", "reproduce_command"]
 
 RESULTS_START, RESULTS_END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
-README_SECTIONS = ("images", "tabular", "cnn_architecture", "imbalanced")  # in the README's order
-README_FIGURES = ("images_history", "tabular_history", "gradcam", "tabular_class_counts")
+README_SECTIONS = ("cnn_architecture", "images", "tabular", "imbalanced")  # in the README's order
+README_TABLES = 3  # the main table of the first three sections
+# the showcase first: the CNN chosen on validation, a model that learns on the demo's 2 CPU cores
+README_FIGURES = ("cnn_architecture_best_history", "images_history", "tabular_history", "gradcam",
+                  "tabular_class_counts", "imbalanced_per_class_f1")
 
 
 def _copy(source, target: Path) -> Path:
@@ -88,7 +91,7 @@ def results_markdown(report: Report, figures: Sequence[tuple[str, str]], image_p
              "%cd deep-learning-course", "!python -c \"from helpers import colab; colab.install('.', runner=True)\"",
              "!python -m helpers.pipeline --profile full", "!python -m helpers.pipeline report", "```", "",
              "**Highlights** (generated from the run's numbers):", "", report.section("highlights").text[0], ""]
-    for s in [s for key in README_SECTIONS[:2] for s in report.sections if s.key == key]:
+    for s in [s for key in README_SECTIONS[:README_TABLES] for s in report.sections if s.key == key]:
         if s.status != NOT_RUN and s.tables:
             caption, frame = next((t for t in s.tables if "mean ± SD" in t[0] or "Chosen variant" in t[0]),
                                   s.tables[0])

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from helpers import layout, runs
-from helpers.evaluation.verdicts import accuracy_key
+from helpers.evaluation.verdicts import accuracy_key, chance_table
 
 RENAMED = {"seconds_per_epoch": "mean_epoch_seconds", "ms_per_sample": "inference_ms_per_image"}  # older names
 HISTORY_COLUMNS = ("loss", "val_loss")
@@ -141,6 +141,14 @@ def load_tabular(run_path: str | os.PathLike) -> dict:
         if (folder / layout.MODEL).exists():
             out["models"][key] = folder / layout.MODEL
     out["search"], out["best_params"] = pd.DataFrame(search), pd.DataFrame(best)
+    rates = {}  # 03's positive rate per (variant, label): the average precision of a random ranking
+    for variant in {row["variant"] for row in search}:
+        path = root / layout.gridsearch_summary(variant)
+        summary = read.csv(path) if path.exists() else None
+        if summary is not None and {"label", "positive_rate"} <= set(summary.columns):
+            rates.update({(variant, str(k)): float(v) for k, v in zip(summary["label"], summary["positive_rate"])})
+    out["positive_rates"] = rates
+    out["chance"] = read.csv(root / layout.RETRAIN_CHANCE) if (root / layout.RETRAIN_CHANCE).exists() else None
     tables = [p for sub in (layout.SYNTHESIS, layout.RETRAIN) for p in sorted((root / sub).glob("*.csv"))]
     skip = (layout.RETRAIN_COMPARISON, layout.RETRAIN_COMPARISON_SUMMARY, layout.SYNTHESIS_VARIANT_SCORES)
     out["retrain"] = read.csvs(tables, root / layout.TABULAR, skip, 60)
@@ -165,7 +173,17 @@ def load_images(run_path: str | os.PathLike) -> dict:
     splits = {p.parent.name: read.csv(p, ("split",)) for p in sorted(base.glob(f"*/{layout.BACKBONE_SPLIT}"))}
     out["splits"] = {k: f for k, f in splits.items() if f is not None}  # one row per image: shown as counts
     small = [*sorted(base.glob("*/*.csv")), *sorted(base.glob("*.csv"))]
-    out["summaries"] = read.csvs([p for p in small if p.name != layout.BACKBONE_SPLIT], read.root, max_rows=60)
+    out["summaries"] = read.csvs([p for p in small if p.name not in (layout.BACKBONE_SPLIT, layout.CHANCE)],
+                                 read.root, max_rows=60)
+    out["chance"] = next((c for p in sorted(base.glob(f"*/{layout.BACKBONE_CHANCE}")) if (c := read.csv(p)) is not None),
+                         None)
+    if out["chance"] is None and out["splits"]:  # an older run: chance from the stored split
+        backbone, split = next(iter(out["splits"].items()))
+        names = (out["data"].get(backbone) or {}).get("class_names")
+        if "label" in split and names and {"train", "test"} <= set(split["split"]):
+            labels = {k: split.loc[split["split"] == k, "label"].to_numpy(dtype=int) for k in ("train", "val", "test")}
+            out["chance"] = pd.concat([chance_table(labels[k], len(names), prior=labels["train"], split=k)
+                                       for k in ("val", "test") if len(labels[k])], ignore_index=True)
     return out
 
 
@@ -178,9 +196,10 @@ def load_family(run_path: str | os.PathLike, folder: str) -> dict:
         return out
     out.update(read.units(base.rglob("seed*"), ["family", "variant"], lambda f: {
         "family": "all" if f.parent.parent == base else read.rel(f.parent.parent, base), "variant": f.parent.name}))
-    tables = [p for p in sorted(base.rglob("*.csv")) if p.name not in (layout.HISTORY, layout.SEED_RESULTS)
+    tables = [p for p in sorted(base.rglob("*.csv")) if p.name not in (layout.HISTORY, layout.SEED_RESULTS, layout.CHANCE)
               and not any(part.startswith("seed") for part in p.relative_to(base).parts[:-1])]
     out["tables"], out["root"] = read.csvs(tables, base, max_rows=80), base
+    out["chance"] = read.csv(base / layout.CHANCE) if (base / layout.CHANCE).exists() else None
     return out
 
 

@@ -63,7 +63,8 @@ def section_task_data(manifest: dict, run_path: Path, tabular: dict, images: dic
     """Task type, data source, splitting and imbalance handling of the tracks that ran."""
     test_size, method = (_parameter(manifest, nbs, n) for nbs, n in ((profiles.TABULAR_NOTEBOOKS, "test_size"),
                                                                      (("02_upsampling",), "method")))
-    val_size = _parameter(manifest, profiles.IMAGE_NOTEBOOKS, "val_size")
+    val_sizes = [f"{k[:2]}: {p['val_size']}" for k, p in notebook_parameters(manifest) if p.get("val_size") is not None]
+    delta = _parameter(manifest, ("03_gridsearch",), "delta")
     tasks = (["tabular: single-label multi-class classification of breathing patterns, searched as one-vs-rest "
               "binary problems per label"] if tabular["present"] else [])
     tasks += ["images: single-label multi-class image classification (banana types)"] if images["present"] else []
@@ -73,9 +74,15 @@ def section_task_data(manifest: dict, run_path: Path, tabular: dict, images: dic
               "applied inside the training folds only, the test split is never resampled"] if test_size is not None
              else [])
     split += ["images: duplicate-aware stratified train/val/test split (exact duplicates kept in one split)"
-              + (f", val_size={val_size}" if val_size is not None else "")] if images["present"] else []
-    imbalance = (["tabular: four data variants compared (original, up = oversampling to the majority count, down, "
-                  f"updown){f'; oversampling method {method}' if method else ''}"] if tabular["present"] else [])
+              ] if images["present"] else []
+    split += [f"validation share (val_size, of the training part) per notebook: {', '.join(dict.fromkeys(val_sizes))}"
+              ] if val_sizes else []
+    shift = f"{delta}" if delta is not None else "delta"
+    imbalance = ([f"tabular: four data variants compared in 03's training folds -- original (the rows as they are), "
+                  f"up (the rows plus a copy with every feature +{shift}), down (plus a copy -{shift}), updown (plus "
+                  "both copies, 3x the rows); 04 then oversamples every minority label to the majority count "
+                  f"(random duplicates, or model-guided synthesis){f'; 02 shows method {method}' if method else ''}"]
+                 if tabular["present"] else [])
     imbalance += (["images: class weights, label smoothing, LR schedules and CLAHE compared in the ablation"]
                   if (run_path / layout.IMBALANCED).is_dir() else [])
     s = Section("data", "Task and data")
@@ -167,61 +174,90 @@ def section_fair_comparison(facts: dict) -> Section:
     return s
 
 
-def _value(mean: float, sd: float, n: int) -> str:
-    """``0.912 ± 0.013 over 3 seeds`` or ``0.912 (1 seed)``."""
+def _pm(mean: float, sd: float, n: int) -> str:
     return format_mean_sd(mean, sd, n=n) + (f" over {n} seeds" if n > 1 else "")
 
 
 def highlights_and_discussion(facts: dict, profile: str) -> tuple[Section, Section]:
-    """The highlights (a few bullets) and the discussion, every sentence generated from ``facts``."""
+    """The highlights (a few bullets: only what is beyond the SDs and above chance) and the discussion, every
+    sentence generated from ``facts``."""
     bullets, discussion, weights = [], [], facts.get("images_weights") or {}
-    if "images_best" in facts:
-        backbone, mode, mean, sd, n, ties, total = facts["images_best"]
-        value, init = format_mean_sd(mean, sd, n=n), weights.get(backbone)
-        bullets.append(f"Transfer learning: {ties} of {total} backbone x mode combinations tie for the best test "
-                       f"accuracy, {value}." if ties > 1 else f"Best transfer model on the test split: **{backbone} "
-                       f"({mode})**" + (f", {init}" if init else "") + f", accuracy {value}"
-                       + (f" (mean ± SD over {n} seeds)." if n > 1 else "."))
-        if (chance := facts.get("images_chance")) and mean <= chance + 0.05:
-            discussion.append(f"The best test accuracy of the transfer models ({mean:.3f}) is at chance level "
-                              f"({chance:.3f} for {round(1 / chance)} classes): with this profile the models did not "
-                              "learn the task yet (too few epochs / images, or no pretrained weights).")
     if random_init := [b for b, w in weights.items() if "random" in str(w)]:
         many = len(random_init) > 1
         bullets.append("Transfer learning without ImageNet weights: " + ", ".join(random_init)
                        + (" start" if many else " starts") + " from **random initialisation (no ImageNet weights)**, "
                        f"so {'their' if many else 'its'} results say nothing about transfer learning.")
+    if arch := facts.get("cnn_architecture_overall"):
+        status, family, variant, metric, mean, sd, n, test_mean, test_sd, level = arch
+        test = f"; test accuracy {_pm(test_mean, test_sd, n)}" if test_mean is not None else ""
+        chance = f" (chance {level:.3f})" if level is not None else ""
+        bullets.append({"best": f"CNN architecture, chosen on validation: **{variant}** ({family}), {metric} "
+                                f"{_pm(mean, sd, n)}{chance}{test}.",
+                        "at chance": f"CNN architecture: every variant is at chance on validation (highest {metric} "
+                                     f"{_pm(mean, sd, n)}{chance}).",
+                        "no clear winner": f"CNN architecture: no variant is ahead of the runner-up beyond the SDs; the "
+                                           f"highest {metric} is {variant} ({family}), {_pm(mean, sd, n)}{chance}{test}."
+                        }[status])
+    if head_tail := facts.get("imbalanced_head_tail"):
+        hm, hs, tm, ts = head_tail
+        helped = [(name, diff) for family, name, v, diff in facts.get("imbalanced_versus_baseline", []) if v == "differ"]
+        metric = (facts.get("imbalanced_overall") or (None,) * 4)[3] or "macro_f1"
+        bullets.append(f"Long tail: the baseline recalls the head class {format_mean_sd(hm, hs)} but the tail class "
+                       f"{format_mean_sd(tm, ts)} (test); "
+                       + ("beyond the SDs against the baseline in test " + metric + ": "
+                          + ", ".join(f"{name} {diff:+.3f}" for name, diff in helped) + "." if helped else
+                          f"no technique changes test {metric} beyond the SDs."))
+    elif facts.get("imbalanced_versus_baseline"):
+        helped = [(name, diff) for family, name, v, diff in facts["imbalanced_versus_baseline"] if v == "differ"]
+        bullets.append("Ablation: " + ("beyond the SDs against the baseline: " + ", ".join(
+            f"{name} {diff:+.3f}" for name, diff in helped) + "." if helped else
+            "no technique differs from the baseline beyond the SDs."))
+    if "images_best" in facts:
+        status, backbone, mode, mean, sd, n, key = facts["images_best"]
+        init, chance = weights.get(backbone), facts.get("images_chance")
+        chosen = "validation accuracy" if key == "val_accuracy" else "test accuracy"
+        bullets.append({"best": f"Transfer learning, chosen on {chosen}: **{backbone} ({mode})**"
+                                + (f", {init}" if init else "") + f", test accuracy {_pm(mean, sd, n)}.",
+                        "at chance": "Transfer learning: the models are **at chance** on the test split (the one "
+                                     f"chosen on {chosen}, {backbone} {mode}: {_pm(mean, sd, n)}"
+                                     + (f"; chance {chance:.3f}" if chance else "") + "): no model is called best.",
+                        "no clear winner": f"Transfer learning: no backbone x mode is ahead beyond the SDs on {chosen}; "
+                                           f"{backbone} ({mode}) scores {_pm(mean, sd, n)} on test."}[status])
     if finetune := facts.get("finetune_verdicts", []):
         discussion += [f"Fine-tuning vs frozen: {v.sentence}" for v in finetune]
-        undetermined = sum(v.verdict == "undetermined" for v in finetune)
-        bullets.append(f"Fine-tuning vs frozen base: a difference beyond the SDs for "
-                       f"{sum(v.verdict == 'differ' for v in finetune)} of {len(finetune)} backbone(s)"
-                       + (f" ({undetermined} undetermined: a single seed has no SD)." if undetermined else "."))
+        if differ := sum(v.verdict == "differ" for v in finetune):
+            bullets.append(f"Fine-tuning vs frozen base: a difference beyond the SDs for {differ} of {len(finetune)} "
+                           "backbone(s).")
     if (winners := facts.get("tabular_winners")) is not None and len(winners):
-        bullets.append("Tabular grid search: the chosen data variant per label is " + ", ".join(
-            f"{w} for {int(c)} label(s)" for w, c in winners["winner"].value_counts().items()) + " (validation folds).")
-        if unclear := int((winners["beyond_sd"] == False).sum()) if "beyond_sd" in winners else 0:  # noqa: E712
+        clear = winners[winners["beyond_sd"] == True] if "beyond_sd" in winners else winners.iloc[:0]  # noqa: E712
+        if len(clear):
+            bullets.append("Tabular grid search, variant ahead of the runner-up beyond the SD (validation folds): "
+                           + ", ".join(f"{r.label}: {r.winner}" for r in clear.itertuples()) + ".")
+        if unclear := len(winners) - len(clear):
             discussion.append(f"For {unclear} of {len(winners)} labels the winning variant is within the SD of the "
                               "runner-up across CV folds: the choice of variant is not a clear win there.")
+    if at := facts.get("tabular_at_chance"):
+        discussion.append(f"{at[0]} of {at[1]} grid searches (label x variant) do not beat their label's positive rate "
+                          "(the average precision of a random ranking) beyond the SD.")
     if "tabular_imbalance" in facts:
         big, small, ratio = facts["tabular_imbalance"]
         discussion.append(f"The tabular data is imbalanced ({big} vs {small}: {ratio:.1f}:1), so per-label "
                           "precision-recall scores and macro-F1 are reported rather than accuracy alone.")
     if "retrain_best" in facts:
-        name, metric, mean, sd, n = facts["retrain_best"]
-        bullets.append(f"Retraining comparison: best is **{name}** with {metric} {format_mean_sd(mean, sd, n=n)} "
-                       "(test).")
+        status, name, metric, mean, sd, n = facts["retrain_best"]
+        text = {"best": f"Retraining comparison: **{name}** is ahead beyond the SDs, {metric} {_pm(mean, sd, n)} (test).",
+                "at chance": f"Retraining comparison: the strategies are at chance (highest {metric} {_pm(mean, sd, n)}, "
+                             "test).",
+                "no clear winner": f"Retraining comparison: no strategy is ahead beyond the SDs (highest: {name}, "
+                                   f"{metric} {_pm(mean, sd, n)}, test)."}[status]
+        (bullets if status == "best" else discussion).append(text)
     for key, label in (("cnn_architecture_best", "CNN architecture"), ("imbalanced_best", "Ablation")):
         for family, variant, metric, mean, sd, n, base in facts.get(key, []):
-            discussion.append(f"{label} [{family}]: best variant {variant} with {metric} {_value(mean, sd, n)} "
+            discussion.append(f"{label} [{family}]: highest {metric} {variant}, {_pm(mean, sd, n)} "
                               f"(baseline of the comparison: {base}).")
-        if facts.get(key):
-            family, variant, metric, mean, sd, n, _base = max(facts[key], key=lambda t: t[3])
-            where = "" if family == "all" else f" ({family})"
-            bullets.append(f"{label}: best is {variant}{where} with {metric} {_value(mean, sd, n)}.")
     if verdicts := Counter(facts.get("fit_verdicts", [])):
-        bullets.append(f"Fit verdicts over {verdicts.total()} train-vs-validation curves: "
-                       + ", ".join(f"{k}: {v}" for k, v in verdicts.most_common()) + ".")
+        discussion.append(f"Fit verdicts over {verdicts.total()} train-vs-validation curves: "
+                          + ", ".join(f"{k}: {v}" for k, v in verdicts.most_common()) + ".")
         if verdicts["inconclusive"] or verdicts["underfitting"]:
             discussion.append(f"{verdicts['underfitting']} curve(s) are judged underfitting and "
                               f"{verdicts['inconclusive']} inconclusive: with the `{profile}` profile the models train "
@@ -234,7 +270,7 @@ def highlights_and_discussion(facts: dict, profile: str) -> tuple[Section, Secti
     if bullets and profile in ("smoke", "demo"):
         bullets.append(f"Profile `{profile}`: small data and few epochs; rerun with `--profile full` for the brief's "
                        "settings.")
-    bullets = [f"- {b}" for b in bullets[:6]] or ["No results in this run yet: no track produced complete artifacts."]
+    bullets = [f"- {b}" for b in bullets[:7]] or ["No results in this run yet: no track produced complete artifacts."]
     discussion = discussion or ["Nothing to discuss: no track produced comparable results in this run."]
     return Section("highlights", "Highlights", text=["\n".join(bullets)]), Section(
         "discussion", "Discussion and conclusion", text=["Every sentence below is generated from this run's numbers.",

@@ -21,9 +21,13 @@ IMAGE_METRICS = {"accuracy": "test accuracy", "loss": "test loss", "macro_f1": "
                  "val_accuracy": "val accuracy", "train_accuracy_final": "train accuracy (final epoch)",
                  "mean_epoch_seconds": "s/epoch (excl. first)", "inference_ms_per_image": "inference ms/image",
                  "model_mb": "model MB"}
-FAMILY_RANKING = ("val_macro_f1", "macro_f1", "test_macro_f1", "val_accuracy", "accuracy")
-FAMILY_METRICS = ("val_accuracy", "val_accuracy_best", "train_accuracy", "test_accuracy", "macro_f1", "val_macro_f1",
-                  "test_macro_f1", "mean_epoch_seconds")
+# validation first: a family's variants are ranked on validation where it was recorded (07); the ablation of 08
+# records test scores only, and compares each technique with its baseline on them (a report, not a choice)
+FAMILY_RANKING = ("val_macro_f1", "val_accuracy", "macro_f1", "accuracy", "test_macro_f1")
+FAMILY_METRICS = ("val_accuracy", "val_accuracy_best", "train_accuracy", "test_accuracy", "test_macro_f1", "accuracy",
+                  "macro_f1", "head_recall", "tail_recall", "val_macro_f1", "mean_epoch_seconds")
+CHANCE_CAPTION = ("Chance baselines: what guessing scores without looking at the input (always the majority class; "
+                  "guessing each class with its training frequency); every score above is read against them")
 FAMILY_TITLES = {layout.CNN_ARCHITECTURE: "CNN architecture search (notebook 07)",
                  layout.IMBALANCED: "Ablation: imbalanced-training techniques (notebook 08)"}
 CONSTANT = ("params", "trainable_params")  # the same for every seed: shown as they are, not as mean ± SD
@@ -85,6 +89,31 @@ def _curves(s: Section, histories: dict, names: Sequence[str], caption: str, fac
         s.table(caption, table)
 
 
+def _chance(s: Section, chance: pd.DataFrame | None, split: str = "test") -> dict[str, float] | None:
+    """Show the chance table (or say it was not recorded); return the better guesser's accuracy and macro-F1 on
+    ``split``."""
+    if chance is None or not {"model", "accuracy", "split"} <= set(chance.columns):
+        s.note("Chance baselines: not recorded in this run.")
+        return None
+    s.table(CHANCE_CAPTION, chance.round(3))
+    rows = chance[chance["split"] == split]
+    return {k: float(rows[c].max()) for k, c in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")) if c in rows}
+
+
+def _winner(numeric: pd.DataFrame, metric: str, name: str, chance: float | None) -> tuple[str, pd.Series]:
+    """``("best", row)`` only when the top row beats ``chance`` beyond its SD and the runner-up beyond both SDs;
+    else ``("at chance", row)`` or ``("no clear winner", row)``."""
+    ranked = numeric.sort_values(f"{metric}_mean", ascending=False)
+    top = ranked.iloc[0]
+    if chance is not None and not verdicts.beats_chance(top[f"{metric}_mean"], top[f"{metric}_sd"], chance):
+        return "at chance", top
+    if len(ranked) > 1:
+        v = _differ(top, ranked.iloc[1], metric, (str(top[name]), str(ranked.iloc[1][name])), metric)
+        if v.verdict != "differ":
+            return "no clear winner", top
+    return "best", top
+
+
 def _class_counts(s: Section, counts: pd.DataFrame, facts: dict) -> None:
     s.table("Class counts of the whole dataset (before any resampling)", counts)
     numbers, names = counts.select_dtypes("number"), counts.select_dtypes(exclude="number")
@@ -100,12 +129,22 @@ def _class_counts(s: Section, counts: pd.DataFrame, facts: dict) -> None:
                f"the smallest `{small}` {int(series.min())} (ratio {ratio:.1f}:1).")
 
 
-def _grid_search(s: Section, search: pd.DataFrame, best_params, facts: dict) -> None:
+def _grid_search(s: Section, search: pd.DataFrame, best_params, facts: dict, rates: dict | None = None) -> None:
     scoring = str(search["scoring"].iloc[0])
     rank = {v: i for i, v in enumerate(VARIANT_ORDER)}
     search = search.sort_values(["label", "variant"], key=lambda c: c if c.name == "label" else c.map(rank).fillna(99))
     view = search[["label", "variant"]].assign(**{f"{scoring} (val, mean ± SD over CV folds)": [
         format_mean_sd(m, spread(sd)) for m, sd in zip(search["val_mean"], search["val_sd"])]})
+    if rates:  # the chance level of average precision: the label's positive rate
+        view["positive rate (= chance AP)"] = [rates.get((v, str(lab)), np.nan)
+                                               for v, lab in zip(search["variant"], search["label"])]
+        at_chance = [f"{lab} ({v})" for v, lab, m, sd in zip(search["variant"], search["label"], search["val_mean"],
+                                                               search["val_sd"])
+                     if (v, str(lab)) in rates and not verdicts.beats_chance(m, sd, rates[(v, str(lab))])]
+        facts["tabular_at_chance"] = (len(at_chance), len(search))
+        s.note(f"Average precision at the positive rate is what a random ranking scores: {len(at_chance)} of "
+               f"{len(search)} (label, variant) searches do not beat it beyond their SD"
+               + (f" ({', '.join(at_chance[:8])}{' ...' if len(at_chance) > 8 else ''})." if at_chance else "."))
     view = view.assign(**{f"{c[5:]} (test)": search[c] for c in search.columns if c.startswith("test_")})
     s.table(f"Grid search per variant and label (one-vs-rest; selection by {scoring} on the validation folds; "
             "test = the untouched test split, scored once)", view)
@@ -132,7 +171,7 @@ def section_tabular(data: dict, facts: dict) -> Section:
         for name, frame in data.get(key, {}).items():
             s.table(caption.format(name), frame)
     if data.get("search") is not None and len(data["search"]):
-        _grid_search(s, data["search"], data.get("best_params"), facts)
+        _grid_search(s, data["search"], data.get("best_params"), facts, data.get("positive_rates"))
     histories = data.get("histories") or {}
     _curves(s, {k: [f] for k, f in histories.items()}, ["variant", "label"], "Fit verdicts of the refit models "
             "(train = refit part, val = held-out part of the train split)", facts, count="epochs")
@@ -149,12 +188,13 @@ def section_tabular(data: dict, facts: dict) -> Section:
         s.table("Retraining comparison (multi-class network): mean ± SD over seeds, per split (test = untouched "
                 "test split, val = held-out part of the train split); macro-F1 = unweighted mean of the per-class F1",
                 table.sort_values(["split", "strategy"], kind="stable"))  # test before val
+        chance = _chance(s, data.get("chance"))
         test = numeric[numeric["split"] == "test"].sort_values("macro_f1_mean", ascending=False)
         if len(test):
-            best, top = test.iloc[0], str(test["strategy"].iloc[0])
-            facts["retrain_best"] = (top, "macro-F1", float(best["macro_f1_mean"]), float(best["macro_f1_sd"]),
-                                     int(best["seeds"]))
-            s.verdicts += [_differ(best, row, "macro_f1", (top, str(row["strategy"])), "test macro-F1")
+            status, best = _winner(test, "macro_f1", "strategy", (chance or {}).get("macro_f1"))
+            facts["retrain_best"] = (status, str(best["strategy"]), "macro-F1", float(best["macro_f1_mean"]),
+                                     float(best["macro_f1_sd"]), int(best["seeds"]))
+            s.verdicts += [_differ(best, row, "macro_f1", (str(best["strategy"]), str(row["strategy"])), "test macro-F1")
                            for _, row in test.iloc[1:].iterrows()]
     _curves(s, data.get("retrain_histories") or {}, ["strategy"], "Fit verdicts of the retrained networks "
             "(seed-averaged train vs validation curves)", facts, figure="tabular_retrain_history",
@@ -182,14 +222,19 @@ def _backbone_table(s: Section, seeds: pd.DataFrame, data: dict, facts: dict) ->
             "(loss: mean cross-entropy; accuracy over images; macro-F1 unweighted over classes), val = validation, "
             "train = last training epoch; s/epoch averaged over epochs excluding the first of each phase; "
             "inference ms per image batched after warm-up on the same test images", table)
+    chance = _chance(s, data.get("chance"))
     if "accuracy_mean" not in numeric.columns:
         return
-    best = numeric.sort_values("accuracy_mean", ascending=False).iloc[0]
-    ties = int((numeric["accuracy_mean"] == best["accuracy_mean"]).sum())
-    facts["images_best"] = (best["backbone"], best["mode"], best["accuracy_mean"], best["accuracy_sd"],
-                            int(best["seeds"]), ties, len(numeric))
-    if names := next((d["class_names"] for d in (data.get("data") or {}).values() if d.get("class_names")), None):
+    if chance:
+        facts["images_chance"] = chance["accuracy"]
+    elif names := next((d["class_names"] for d in (data.get("data") or {}).values() if d.get("class_names")), None):
         facts["images_chance"] = 1.0 / len(names)
+    # the model is chosen on validation accuracy where recorded; its test accuracy is what is reported
+    key = "val_accuracy" if "val_accuracy_mean" in numeric.columns else "accuracy"
+    status, best = _winner(numeric.assign(name=numeric["backbone"] + " " + numeric["mode"]), key, "name", None)
+    beats = verdicts.beats_chance(best["accuracy_mean"], best["accuracy_sd"], facts.get("images_chance", 0.0))
+    facts["images_best"] = (status if beats else "at chance", best["backbone"], best["mode"], float(best["accuracy_mean"]),
+                            float(best["accuracy_sd"]), int(best["seeds"]), key)
     for backbone, modes in ((b, g.set_index("mode")) for b, g in numeric.groupby("backbone", sort=False)):
         if {"finetune", "frozen"} <= set(modes.index):
             v = _differ(modes.loc["finetune"], modes.loc["frozen"], "accuracy",
@@ -205,6 +250,10 @@ def section_images(data: dict, facts: dict) -> Section:
         return Section.not_run(s.key, s.title, f"no `{layout.BANANA}/` or `{layout.GRADCAM}/` folder in this run.")
     if (weights := weights_table(data)) is not None:
         facts["images_weights"] = dict(zip(weights["backbone"], weights["initial weights"]))
+        if random := [b for b, w in facts["images_weights"].items() if "random" in str(w)]:
+            s.note(f"**Random weights: {', '.join(random)} started from random initialisation (no ImageNet weights), "
+                   "so every number in this section is training from scratch on a few hundred images, not transfer "
+                   "learning; read it against the chance baselines.**")
         s.table(f"Initial weights of each backbone's base (from `{layout.backbone_dir('<backbone>')}/"
                 f"{layout.BACKBONE_WEIGHTS}`; random initialisation means no ImageNet weights could be loaded or none "
                 "were asked for: the results are then not transfer learning and are expected near chance)", weights)
@@ -250,7 +299,10 @@ def section_family(data: dict, facts: dict, baseline_hint: str = "baseline") -> 
         split = ("validation" if metric.startswith("val") else "test" if "test" in metric else
                  str(units["split"].dropna().iloc[0]) if units.get("split", pd.Series()).notna().any() else "as stored")
         s.table(f"Per family and variant: mean ± SD over seeds; split of each column in its name (val = validation, "
-                f"train = training); ranking metric `{metric}` ({split})", table)
+                f"train = training; test where named, and in 08 every unprefixed score); ranking metric `{metric}` "
+                f"({split})", table)
+        chance = _chance(s, data.get("chance"), "val" if metric.startswith("val") else "test")
+        level = (chance or {}).get("macro_f1" if "f1" in metric else "accuracy")
         for family, group in numeric.groupby("family", sort=False):
             names = [str(v) for v in group["variant"]]
             base = next((n for n in names if baseline_hint in n.lower()), names[0])
@@ -261,6 +313,25 @@ def section_family(data: dict, facts: dict, baseline_hint: str = "baseline") -> 
             top = stats.sort_values("mean", ascending=False).iloc[0]
             facts.setdefault(f"{s.key}_best", []).append((family, str(top["name"]), metric, float(top["mean"]),
                                                           float(top["sd"]), int(top["seeds"]), base))
+            facts.setdefault(f"{s.key}_versus_baseline", []).extend(
+                (family, str(n), str(v), float(d)) for n, v, d in zip(cmp["name"], cmp["verdict"], cmp["diff_vs_baseline"])
+                if v != "baseline")
+        status, top = _winner(numeric.assign(name=numeric["family"] + " / " + numeric["variant"]), metric, "name", level)
+        facts[f"{s.key}_overall"] = (status, str(top["family"]), str(top["variant"]), metric, float(top[f"{metric}_mean"]),
+                                     float(top[f"{metric}_sd"]), int(top["seeds"]),
+                                     *((float(top["test_accuracy_mean"]), float(top["test_accuracy_sd"]))
+                                       if "test_accuracy_mean" in top else (None, None)), level)
+        if "tail_recall_mean" in numeric and "head_recall_mean" in numeric:
+            base = numeric[numeric["variant"].str.lower().str.contains(baseline_hint)]
+            if len(base):
+                b = base.iloc[0]
+                facts[f"{s.key}_head_tail"] = (float(b["head_recall_mean"]), float(b["head_recall_sd"]),
+                                               float(b["tail_recall_mean"]), float(b["tail_recall_sd"]))
+        if (key := (str(top["family"]), str(top["variant"]))) in (data.get("histories") or {}) and \
+                (mean := mean_history(data["histories"][key])) is not None:
+            s.figure(f"{s.key}_best_history", history_figure(mean, f"{key[1]} ({key[0]}): train vs validation, mean "
+                     f"over {len(data['histories'][key])} seeds"), f"{key[1]} ({key[0]}), the variant with the highest "
+                     f"{metric}: train vs validation loss/accuracy, mean over {len(data['histories'][key])} seed(s)")
     for caption, frame in (data.get("tables") or {}).items():
         s.table(f"Table written by the notebook: `{caption}`", frame)
     _curves(s, data.get("histories") or {}, ["family", "variant"], SEED_CURVES, facts)

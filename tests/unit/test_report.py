@@ -40,7 +40,7 @@ def _banana(run, backbone, mode, seed, acc):
     rel = layout.transfer_unit(backbone, mode, seed)
     run.write_json(f"{rel}/{layout.RESULT}", {"digest": "d", "inputs": {"epochs": 5}, "row": {
         "backbone": backbone, "mode": mode, "seed": seed, "split": "test", "accuracy": acc, "loss": 1 - acc,
-        "macro_f1": acc - 0.02, "mean_epoch_seconds": 1.5, "inference_ms_per_image": 2.0, "params": 1234,
+        "macro_f1": acc - 0.02, "val_accuracy": acc - 0.01, "mean_epoch_seconds": 1.5, "inference_ms_per_image": 2.0, "params": 1234,
         "device": "CPU (2 cores)"}})
     run.write_csv(f"{rel}/{layout.HISTORY}", _history())
     run.mark_complete(rel)
@@ -104,13 +104,13 @@ def test_images_and_family_tracks(run):
     run.record_notebook("05_banana_transfer-vgg16", status="completed", seconds=9.0,
                         parameters={"label": "vgg16", "val_size": 0.25, "seeds": [0, 1, 2]})
     rep = rp.build_report(run.path)
-    assert "val_size=0.25" in "\n".join(rep.section("data").text)
+    assert "val_size, of the training part) per notebook: 05: 0.25" in "\n".join(rep.section("data").text)
     images = rep.section("images")
     caption, table = images.tables[0]
     assert "mean ± SD over seeds" in caption
     row = table.set_index("mode").loc["finetune"]
     assert row["test accuracy"] == "0.900 ± 0.010" and row["seeds"] == 3 and row["params"] == 1234
-    assert rep.facts["images_best"][:2] == ("vgg16", "finetune")
+    assert rep.facts["images_best"][:3] == ("best", "vgg16", "finetune")
     assert any(v.verdict == "differ" and "fine-tuned is higher" in v.sentence for v in images.verdicts)
     ablation = rep.section("imbalanced")
     assert "mean_epoch_seconds" in ablation.tables[0][1].columns  # an older run's seconds_per_epoch, one name now
@@ -244,12 +244,13 @@ def test_retraining_comparison_and_architecture_families(run):
     caption, table = next((c, t) for c, t in tab.tables if c.startswith("Retraining comparison"))
     row = table[(table["strategy"] == "synthesized") & (table["split"] == "test")].iloc[0]
     assert row["macro_f1"] == "0.610 ± 0.010" and row["seeds"] == 3
-    assert rep.facts["retrain_best"][0] == "synthesized"
+    assert rep.facts["retrain_best"][1] == "synthesized"
     assert any(v.verdict == "differ" for v in tab.verdicts)
     arch = rep.section("cnn_architecture")
     assert arch.status == "ok" and {"depth", "dropout"} <= set(arch.tables[0][1]["family"])
     names = [n for n, _f, _c in arch.figures]
-    assert len(names) == len(set(names)) == 4            # one figure per family/variant, no name clash
+    assert len(names) == len(set(names)) == 5            # the best variant's curves, one per family/variant
+    assert names[0] == "cnn_architecture_best_history"
     assert any("[depth] wider is higher" in v.sentence for v in arch.verdicts)
 
 
@@ -294,4 +295,67 @@ def test_random_initialisation_is_said_in_the_transfer_section_and_highlights(ru
     md = rep.to_markdown()
     highlights = md[md.index("Highlights"):] if "Highlights" in md else md
     assert "VGG16 starts from **random initialisation (no ImageNet weights)**" in highlights
-    assert "**ResNet50V2 (frozen)**, ImageNet weights, accuracy" in md
+    assert "chosen on validation accuracy: **ResNet50V2 (frozen)**, ImageNet weights, test accuracy" in md
+
+
+def _chance_csv(run, rel, accuracy=1 / 3):
+    run.write_csv(rel, pd.DataFrame({"model": ["chance: majority class", "chance: stratified random"],
+                                     "accuracy": [accuracy, accuracy], "macro-F1": [accuracy / 2, accuracy],
+                                     "split": "test"}))
+
+
+def test_no_best_among_models_at_chance_and_chance_rows_beside_the_scores(run):
+    for mode, base in (("frozen", 0.33), ("finetune", 0.35)):
+        for seed, d in ((0, 0.0), (1, 0.03), (2, -0.03)):
+            _banana(run, "vgg16", mode, seed, base + d)
+    run.write_json("banana/vgg16/weights.json", {"backbone": "vgg16", "asked": "auto", "used": "random",
+                                                 "description": "random initialisation (no ImageNet weights)"})
+    _chance_csv(run, "banana/vgg16/chance.csv")
+    rep = rp.build_report(run.path)
+    highlights = rep.section("highlights").text[0]
+    assert "**at chance**" in highlights and "no model is called best" in highlights
+    assert "Best" not in highlights and "best" not in highlights.replace("no model is called best", "")
+    images = rep.section("images")
+    assert images.text[0].startswith("**Random weights: vgg16")  # said at the top of the section
+    assert any(c.startswith("Chance baselines") and list(t["model"]) == ["chance: majority class",
+                                                                         "chance: stratified random"]
+               for c, t in images.tables)
+
+
+def test_a_model_above_chance_and_ahead_beyond_the_sds_is_called_best(run):
+    for mode, base in (("frozen", 0.6), ("finetune", 0.9)):
+        for seed, d in ((0, 0.0), (1, 0.01), (2, -0.01)):
+            _banana(run, "vgg16", mode, seed, base + d)
+    _chance_csv(run, "banana/vgg16/chance.csv")
+    rep = rp.build_report(run.path)
+    assert rep.facts["images_best"][0] == "best"
+    assert "**vgg16 (finetune)**" in rep.section("highlights").text[0]
+
+
+def test_chance_is_computed_from_the_split_when_not_recorded(run):
+    _banana(run, "vgg16", "frozen", 0, 0.5)
+    labels = [0] * 6 + [1] * 3 + [2] * 3
+    run.write_csv("banana/vgg16/split.csv", pd.DataFrame(
+        {"split": ["train"] * 12 + ["test"] * 12 + ["val"] * 12, "path": [f"p{i}" for i in range(36)],
+         "label": labels * 3}))
+    run.write_json("banana/vgg16/data.json", {"class_names": ["a", "b", "c"], "image_size": 32})
+    rep = rp.build_report(run.path)
+    chance = next(t for c, t in rep.section("images").tables if c.startswith("Chance baselines"))
+    test = chance[chance["split"] == "test"].set_index("model")
+    assert test.loc["chance: majority class", "accuracy"] == pytest.approx(0.5)
+    assert test.loc["chance: stratified random", "accuracy"] == pytest.approx(0.5 * 0.5 + 2 * 0.25 * 0.25)
+
+
+def test_grid_search_scores_beside_the_positive_rate_and_variants_as_03_defines_them(run):
+    _full_tabular(run)
+    for variant in ("original", "up"):
+        run.write_csv(f"tabular/gridsearch/{variant}/summary.csv",
+                      pd.DataFrame({"label": ["deep", "quick"], "positive_rate": [0.55, 0.1]}))
+    run.record_notebook("03_gridsearch-up", status="completed", seconds=10.0, parameters={"label": "up", "delta": 0.01})
+    rep = rp.build_report(run.path)
+    caption, view = next((c, t) for c, t in rep.section("tabular").tables if c.startswith("Grid search per variant"))
+    assert view["positive rate (= chance AP)"].tolist() == [0.55, 0.55, 0.1, 0.1]
+    assert rep.facts["tabular_at_chance"] == (1, 4)  # deep/original: 0.5 ± 0.02 is not above 0.55
+    data = "\n".join(rep.section("data").text)
+    assert "up (the rows plus a copy with every feature +0.01)" in data and "oversampling to the majority" not in \
+        data.split("04 then")[0]
