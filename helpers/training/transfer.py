@@ -15,6 +15,7 @@ import pandas as pd
 from helpers import env, layout, plots
 from helpers.data import images
 from helpers.evaluation import metrics
+from helpers.evaluation.verdicts import chance_table
 from helpers.models import backbones
 from helpers.runs import atomic_path
 from helpers.training.experiments import Unit, fingerprint, run_units
@@ -86,6 +87,8 @@ def train_transfer(build: Callable, fine_tune: Callable, backbone: str, mode: st
     else:
         model = build(spec.name, num_classes, image_size, weights=weights, dropout=s["dropout"],
                       learning_rate=s["learning_rate"])
+        if not getattr(model, "compiled", False):
+            raise ValueError(f"model {model.name!r} is not compiled; build and fine_tune must return a compiled model")
         history = _phase(_fit_head_on_features(model, spec, splits, s, verbose) if s["feature_cache"] and not augment
                          else fit_model(model, train_ds, val_ds, epochs=s["epochs"], verbose=verbose), "head")
     if mode == "finetune":
@@ -208,8 +211,6 @@ def report_backbone(run, backbone: str, results: pd.DataFrame, class_names) -> t
 def write_chance(run, backbone: str, splits: dict, num_classes: int) -> pd.DataFrame:
     """The chance baselines of the val and test splits (the training split's class frequencies as the guessers'
     prior) in ``banana/<backbone>/chance.csv``; returns the table."""
-    from helpers.evaluation.verdicts import chance_table
-
     table = pd.concat([chance_table(splits[k][1], num_classes, prior=splits["train"][1], split=k)
                        for k in ("val", "test")], ignore_index=True)
     run.write_csv(f"{layout.backbone_dir(backbone)}/{layout.BACKBONE_CHANCE}", table)
