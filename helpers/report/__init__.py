@@ -93,7 +93,7 @@ def results_markdown(report: Report, figures: Sequence[tuple[str, str]], image_p
              "**Highlights** (generated from the run's numbers):", "", report.section("highlights").text[0], ""]
     for s in [s for key in README_SECTIONS[:README_TABLES] for s in report.sections if s.key == key]:
         if s.status != NOT_RUN and s.tables:
-            caption, frame = next((t for t in s.tables if "mean ± SD" in t[0] or "Chosen variant" in t[0]),
+            caption, frame = next((t for t in s.tables if "mean ± SD" in t[0] or "Variant per label" in t[0]),
                                   s.tables[0])
             lines += [f"**{caption}**", "", markdown_table(frame), ""]
     lines += [line for name, caption in figures for line in (f"![{caption}]({image_prefix}/{name}.png)", "")]

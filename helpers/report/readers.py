@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from helpers import layout, runs
@@ -16,6 +17,7 @@ from helpers.evaluation.verdicts import accuracy_key, chance_table
 
 RENAMED = {"seconds_per_epoch": "mean_epoch_seconds", "ms_per_sample": "inference_ms_per_image"}  # older names
 HISTORY_COLUMNS = ("loss", "val_loss")
+CLASS_COUNTS = "class_counts.csv"  # 08: images per class (rows) and split (columns train, val, test)
 LAYER_SETTINGS = ("units", "activation", "filters", "kernel_size", "strides", "pool_size", "rate", "padding",
                   "input shape", "trainable")
 
@@ -31,6 +33,19 @@ def _flat_numbers(obj: dict, prefix: str = "") -> dict[str, int | float]:
         if isinstance(v, dict) and k != "per_class":
             out.update(_flat_numbers(v, f"{prefix}{k}."))
     return out
+
+
+def chance_from_counts(counts: dict[str, Sequence[int]], splits: Sequence[str] = ("val", "test"),
+                       prior: str = "train") -> pd.DataFrame | None:
+    """The chance table (:func:`~helpers.evaluation.verdicts.chance_table`) of ``splits`` from class counts per split
+    (``{split: [count of class 0, class 1, ...]}``, guessing with the ``prior`` split's frequencies); None when no
+    split of ``splits`` has a count."""
+    def labels(split):
+        return np.repeat(np.arange(len(counts[split])), np.asarray(counts[split], dtype=int))
+    k = max(len(c) for c in counts.values())
+    prior_labels = labels(prior) if prior in counts and sum(counts[prior]) else None
+    frames = [chance_table(labels(s), k, prior=prior_labels, split=s) for s in splits if s in counts and sum(counts[s])]
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _pngs(folder: Path) -> list[Path]:
@@ -123,7 +138,7 @@ def load_tabular(run_path: str | os.PathLike) -> dict:
                                     ("upsampling", layout.UPSAMPLING, (), 10**9)):
         found = read.csvs(sorted((root / folder).glob("*.csv")), root, skip, rows)
         out[key] = {Path(k).stem: f for k, f in found.items()}
-    search, best, out["histories"], out["models"] = [], [], {}, {}
+    search, best, out["histories"], out["models"], counts = [], [], {}, {}, {}
     for folder in read.complete((root / layout.GRIDSEARCH).glob("*/*")):
         key = variant, label = folder.parent.name, folder.name
         if (params := read.json(folder / layout.BEST_PARAMS)) is None:
@@ -136,19 +151,18 @@ def load_tabular(run_path: str | os.PathLike) -> dict:
             "best_score")), "val_sd": cv.get("std", float("nan")), "val_averaging": params.get("averaging", ""),
                        "n_test": scores.get("n_rows"), **tests})
         best.append({"variant": variant, "label": label, **(params.get("best_params") or {})})
+        counts[key] = {k: v for k, v in (("train", params.get("n_train_positive")), ("train_rows", params.get(
+            "n_train_rows")), ("test", scores.get("n_positive")), ("test_rows", scores.get("n_rows"))) if _number(v)}
         if (history := read.csv(folder / layout.HISTORY, HISTORY_COLUMNS)) is not None:
             out["histories"][key] = history
         if (folder / layout.MODEL).exists():
             out["models"][key] = folder / layout.MODEL
     out["search"], out["best_params"] = pd.DataFrame(search), pd.DataFrame(best)
-    rates = {}  # 03's positive rate per (variant, label): the average precision of a random ranking
-    for variant in {row["variant"] for row in search}:
-        path = root / layout.gridsearch_summary(variant)
-        summary = read.csv(path) if path.exists() else None
-        if summary is not None and {"label", "positive_rate"} <= set(summary.columns):
-            rates.update({(variant, str(k)): float(v) for k, v in zip(summary["label"], summary["positive_rate"])})
-    out["positive_rates"] = rates
-    out["chance"] = read.csv(root / layout.RETRAIN_CHANCE) if (root / layout.RETRAIN_CHANCE).exists() else None
+    out["positive_rates"], out["positive_rate_source"] = _positive_rates(read, search, counts, out["class_counts"])
+    out["chance"], out["chance_source"] = read.csv(root / layout.RETRAIN_CHANCE), f"`{layout.RETRAIN_CHANCE}`"
+    if out["chance"] is None:  # an older run: chance on 03's test split (04 checks that it uses the same split)
+        out["chance"], out["chance_source"] = _tabular_chance(counts), ("computed by the report from 03's per-label "
+                                                                         "counts (`best_params.json`, `test_scores.json`)")
     tables = [p for sub in (layout.SYNTHESIS, layout.RETRAIN) for p in sorted((root / sub).glob("*.csv"))]
     skip = (layout.RETRAIN_COMPARISON, layout.RETRAIN_COMPARISON_SUMMARY, layout.SYNTHESIS_VARIANT_SCORES)
     out["retrain"] = read.csvs(tables, root / layout.TABULAR, skip, 60)
@@ -156,6 +170,50 @@ def load_tabular(run_path: str | os.PathLike) -> dict:
     out["retrain_histories"] = read.units((root / layout.RETRAIN).glob("*/seed*"), ["strategy"],
                                           lambda f: {"strategy": f.parent.name})["histories"]
     return out
+
+
+def _positive_rates(read: _Reader, search: list[dict], counts: dict, class_counts) -> tuple[dict, str]:
+    """03's positive rate per (variant, label), the average precision of a random ranking: the ``positive_rate``
+    column of 03's summary, else the training split's counts in ``best_params.json``, else the test split's, else
+    01's class counts of all rows; and a sentence saying where they come from."""
+    rates, sources = {}, []
+    for variant in dict.fromkeys(row["variant"] for row in search):
+        summary = read.csv(path) if (path := read.root / layout.gridsearch_summary(variant)).exists() else None
+        if summary is not None and {"label", "positive_rate"} <= set(summary.columns):
+            rates.update({(variant, str(k)): float(v) for k, v in zip(summary["label"], summary["positive_rate"])})
+            sources.append(f"`{layout.gridsearch_summary('<variant>')}` (03's training split)")
+    all_rows = {}
+    if class_counts is not None and {"label", "count"} <= set(class_counts.columns):
+        total = pd.to_numeric(class_counts["count"], errors="coerce").sum()
+        all_rows = {str(k): float(v) / total for k, v in zip(class_counts["label"], class_counts["count"]) if total}
+    for key, c in counts.items():
+        key = (key[0], str(key[1]))
+        if key in rates:
+            continue
+        for pos, rows, where in (("train", "train_rows", "computed from 03's training split (`best_params.json`)"),
+                                 ("test", "test_rows", "computed from the test split (`test_scores.json`)")):
+            if c.get(rows) and pos in c:
+                rates[key] = c[pos] / c[rows]
+                sources.append(where)
+                break
+        else:
+            if key[1] in all_rows:
+                rates[key] = all_rows[key[1]]
+                sources.append(f"computed from all rows (`{layout.EDA_CLASS_COUNTS}`)")
+    return rates, "; ".join(dict.fromkeys(sources))
+
+
+def _tabular_chance(counts: dict) -> pd.DataFrame | None:
+    """Chance on 03's test split from its per-label counts (one variant's labels), when they cover every row."""
+    per_label: dict[str, dict] = {}
+    for (_variant, label), c in counts.items():
+        per_label.setdefault(str(label), c)
+    test = [c.get("test", 0) for c in per_label.values()]
+    rows = {c.get("test_rows") for c in per_label.values()}
+    if not per_label or len(rows) != 1 or sum(test) != next(iter(rows)):  # not every row has a searched label
+        return None
+    train = [c.get("train", 0) for c in per_label.values()]
+    return chance_from_counts({"test": test, **({"train": train} if all(train) else {})}, ("test",))
 
 
 def load_images(run_path: str | os.PathLike) -> dict:
@@ -170,13 +228,17 @@ def load_images(run_path: str | os.PathLike) -> dict:
     out.update(read.units(base.glob("*/*/seed*"), ["backbone", "mode"], lambda f: {
         "backbone": f.parent.parent.name, "mode": f.parent.name, "seed": f.name}))
     out["data"], out["weights"] = read.jsons(f"*/{layout.BACKBONE_DATA}"), read.jsons(f"*/{layout.BACKBONE_WEIGHTS}")
+    manifest = read.json(read.root / runs.MANIFEST) if (read.root / runs.MANIFEST).exists() else None
+    for backbone, choice in ((manifest or {}).get("weights") or {}).items():  # recorded there too by 05
+        if isinstance(choice, dict):
+            out["weights"].setdefault(backbone, choice)
     splits = {p.parent.name: read.csv(p, ("split",)) for p in sorted(base.glob(f"*/{layout.BACKBONE_SPLIT}"))}
     out["splits"] = {k: f for k, f in splits.items() if f is not None}  # one row per image: shown as counts
     small = [*sorted(base.glob("*/*.csv")), *sorted(base.glob("*.csv"))]
     out["summaries"] = read.csvs([p for p in small if p.name not in (layout.BACKBONE_SPLIT, layout.CHANCE)],
                                  read.root, max_rows=60)
-    out["chance"] = next((c for p in sorted(base.glob(f"*/{layout.BACKBONE_CHANCE}")) if (c := read.csv(p)) is not None),
-                         None)
+    recorded = [(p, c) for p in sorted(base.glob(f"*/{layout.BACKBONE_CHANCE}")) if (c := read.csv(p)) is not None]
+    out["chance"], out["chance_source"] = (recorded[0][1], f"`{read.rel(recorded[0][0])}`") if recorded else (None, "")
     if out["chance"] is None and out["splits"]:  # an older run: chance from the stored split
         backbone, split = next(iter(out["splits"].items()))
         names = (out["data"].get(backbone) or {}).get("class_names")
@@ -184,6 +246,8 @@ def load_images(run_path: str | os.PathLike) -> dict:
             labels = {k: split.loc[split["split"] == k, "label"].to_numpy(dtype=int) for k in ("train", "val", "test")}
             out["chance"] = pd.concat([chance_table(labels[k], len(names), prior=labels["train"], split=k)
                                        for k in ("val", "test") if len(labels[k])], ignore_index=True)
+            out["chance_source"] = (f"computed by the report from `{layout.backbone_dir(backbone)}/"
+                                    f"{layout.BACKBONE_SPLIT}` (not recorded by this run)")
     return out
 
 
@@ -199,7 +263,12 @@ def load_family(run_path: str | os.PathLike, folder: str) -> dict:
     tables = [p for p in sorted(base.rglob("*.csv")) if p.name not in (layout.HISTORY, layout.SEED_RESULTS, layout.CHANCE)
               and not any(part.startswith("seed") for part in p.relative_to(base).parts[:-1])]
     out["tables"], out["root"] = read.csvs(tables, base, max_rows=80), base
-    out["chance"] = read.csv(base / layout.CHANCE) if (base / layout.CHANCE).exists() else None
+    out["chance"], out["chance_source"] = read.csv(base / layout.CHANCE), f"`{folder}/{layout.CHANCE}`"
+    counts = read.csv(base / CLASS_COUNTS) if out["chance"] is None else None
+    if counts is not None and {"train", "test"} <= set(counts.columns):  # an older 08: chance from its class counts
+        out["chance"] = chance_from_counts({s: pd.to_numeric(counts[s], errors="coerce").fillna(0).astype(int).tolist()
+                                            for s in ("train", "val", "test") if s in counts})
+        out["chance_source"] = f"computed by the report from `{folder}/{CLASS_COUNTS}` (not recorded by this run)"
     return out
 
 

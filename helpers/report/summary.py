@@ -64,6 +64,8 @@ def section_task_data(manifest: dict, run_path: Path, tabular: dict, images: dic
     test_size, method = (_parameter(manifest, nbs, n) for nbs, n in ((profiles.TABULAR_NOTEBOOKS, "test_size"),
                                                                      (("02_upsampling",), "method")))
     val_sizes = [f"{k[:2]}: {p['val_size']}" for k, p in notebook_parameters(manifest) if p.get("val_size") is not None]
+    image_test = [f"{k[:2]}: {p['test_size']}" for k, p in notebook_parameters(manifest, profiles.IMAGE_NOTEBOOKS)
+                  if p.get("test_size") is not None]
     delta = _parameter(manifest, ("03_gridsearch",), "delta")
     tasks = (["tabular: single-label multi-class classification of breathing patterns, searched as one-vs-rest "
               "binary problems per label"] if tabular["present"] else [])
@@ -75,8 +77,14 @@ def section_task_data(manifest: dict, run_path: Path, tabular: dict, images: dic
              else [])
     split += ["images: duplicate-aware stratified train/val/test split (exact duplicates kept in one split)"
               ] if images["present"] else []
+    split += [f"images: test share (test_size) per notebook: {', '.join(dict.fromkeys(image_test))}"] if image_test else []
     split += [f"validation share (val_size, of the training part) per notebook: {', '.join(dict.fromkeys(val_sizes))}"
               ] if val_sizes else []
+    if delta is None:  # not in the manifest: the profile's value
+        try:
+            delta = profiles.defaults("03_gridsearch", manifest.get("profile") or "").get("delta")
+        except (KeyError, ValueError):
+            delta = None
     shift = f"{delta}" if delta is not None else "delta"
     imbalance = ([f"tabular: four data variants compared in 03's training folds -- original (the rows as they are), "
                   f"up (the rows plus a copy with every feature +{shift}), down (plus a copy -{shift}), updown (plus "
@@ -182,15 +190,16 @@ def highlights_and_discussion(facts: dict, profile: str) -> tuple[Section, Secti
     """The highlights (a few bullets: only what is beyond the SDs and above chance) and the discussion, every
     sentence generated from ``facts``."""
     bullets, discussion, weights = [], [], facts.get("images_weights") or {}
-    if random_init := [b for b, w in weights.items() if "random" in str(w)]:
+    if random_init := facts.get("images_random") or [b for b, w in weights.items() if "random" in str(w)]:
         many = len(random_init) > 1
         bullets.append("Transfer learning without ImageNet weights: " + ", ".join(random_init)
                        + (" start" if many else " starts") + " from **random initialisation (no ImageNet weights)**, "
                        f"so {'their' if many else 'its'} results say nothing about transfer learning.")
     if arch := facts.get("cnn_architecture_overall"):
-        status, family, variant, metric, mean, sd, n, test_mean, test_sd, level = arch
-        test = f"; test accuracy {_pm(test_mean, test_sd, n)}" if test_mean is not None else ""
-        chance = f" (chance {level:.3f})" if level is not None else ""
+        status, family, variant, metric, mean, sd, n, test_mean, test_sd, level, test_level = arch
+        test = (f"; test accuracy {_pm(test_mean, test_sd, n)}" + (f" vs chance {test_level:.3f}" if test_level else "")
+                if test_mean is not None else "")
+        chance = f" vs chance {level:.3f}" if level is not None else ""
         bullets.append({"best": f"CNN architecture, chosen on validation: **{variant}** ({family}), {metric} "
                                 f"{_pm(mean, sd, n)}{chance}{test}.",
                         "at chance": f"CNN architecture: every variant is at chance on validation (highest {metric} "
@@ -229,13 +238,17 @@ def highlights_and_discussion(facts: dict, profile: str) -> tuple[Section, Secti
             bullets.append(f"Fine-tuning vs frozen base: a difference beyond the SDs for {differ} of {len(finetune)} "
                            "backbone(s).")
     if (winners := facts.get("tabular_winners")) is not None and len(winners):
-        clear = winners[winners["beyond_sd"] == True] if "beyond_sd" in winners else winners.iloc[:0]  # noqa: E712
+        clear = winners[winners["verdict"] == "chosen (ahead beyond the SDs)"] if "verdict" in winners else winners[:0]
         if len(clear):
-            bullets.append("Tabular grid search, variant ahead of the runner-up beyond the SD (validation folds): "
-                           + ", ".join(f"{r.label}: {r.winner}" for r in clear.itertuples()) + ".")
-        if unclear := len(winners) - len(clear):
-            discussion.append(f"For {unclear} of {len(winners)} labels the winning variant is within the SD of the "
-                              "runner-up across CV folds: the choice of variant is not a clear win there.")
+            bullets.append("Tabular grid search, variant above the positive rate and ahead of the runner-up beyond "
+                           "the SDs (validation folds): " + ", ".join(f"{r.label}: {r.winner}" for r in
+                                                                      clear.itertuples()) + ".")
+        if unclear := int((winners.get("verdict") == "no clear winner").sum()):
+            discussion.append(f"For {unclear} of {len(winners)} labels the highest-scoring variant is within the SDs "
+                              "of the runner-up across CV folds: no clear winner there.")
+        if at_chance := int((winners.get("verdict") == "at chance").sum()):
+            discussion.append(f"For {at_chance} of {len(winners)} labels even the highest-scoring variant is at chance "
+                              "(not above the label's positive rate beyond its SD): no variant is chosen there.")
     if at := facts.get("tabular_at_chance"):
         discussion.append(f"{at[0]} of {at[1]} grid searches (label x variant) do not beat their label's positive rate "
                           "(the average precision of a random ranking) beyond the SD.")
@@ -244,17 +257,22 @@ def highlights_and_discussion(facts: dict, profile: str) -> tuple[Section, Secti
         discussion.append(f"The tabular data is imbalanced ({big} vs {small}: {ratio:.1f}:1), so per-label "
                           "precision-recall scores and macro-F1 are reported rather than accuracy alone.")
     if "retrain_best" in facts:
-        status, name, metric, mean, sd, n = facts["retrain_best"]
-        text = {"best": f"Retraining comparison: **{name}** is ahead beyond the SDs, {metric} {_pm(mean, sd, n)} (test).",
-                "at chance": f"Retraining comparison: the strategies are at chance (highest {metric} {_pm(mean, sd, n)}, "
-                             "test).",
-                "no clear winner": f"Retraining comparison: no strategy is ahead beyond the SDs (highest: {name}, "
-                                   f"{metric} {_pm(mean, sd, n)}, test)."}[status]
+        status, name, metric, mean, sd, n, chosen, level = facts["retrain_best"]
+        chance = f" vs chance {level:.3f}" if level is not None else ""
+        text = {"best": f"Retraining comparison, chosen on {chosen} {metric}: **{name}**, ahead of the runner-up beyond "
+                        f"the SDs; test {metric} {_pm(mean, sd, n)}{chance}.",
+                "at chance": f"Retraining comparison: the strategy chosen on {chosen} ({name}) is **at chance** on the "
+                             f"test split, {metric} {_pm(mean, sd, n)}{chance}: no strategy is called best.",
+                "no clear winner": f"Retraining comparison: no strategy is ahead beyond the SDs on {chosen} (highest: "
+                                   f"{name}, test {metric} {_pm(mean, sd, n)}{chance})."}[status]
         (bullets if status == "best" else discussion).append(text)
     for key, label in (("cnn_architecture_best", "CNN architecture"), ("imbalanced_best", "Ablation")):
-        for family, variant, metric, mean, sd, n, base in facts.get(key, []):
-            discussion.append(f"{label} [{family}]: highest {metric} {variant}, {_pm(mean, sd, n)} "
-                              f"(baseline of the comparison: {base}).")
+        for status, family, variant, metric, mean, sd, n, base in facts.get(key, []):
+            said = {"best": f"{variant} is ahead of the runner-up beyond the SDs and above chance",
+                    "at chance": f"every variant is at chance (highest: {variant})",
+                    "no clear winner": f"no clear winner (highest: {variant}, within the SDs of the runner-up)"}[status]
+            discussion.append(f"{label} [{family}], {metric}: {said}, {_pm(mean, sd, n)} (baseline of the comparison: "
+                              f"{base}).")
     if verdicts := Counter(facts.get("fit_verdicts", [])):
         discussion.append(f"Fit verdicts over {verdicts.total()} train-vs-validation curves: "
                           + ", ".join(f"{k}: {v}" for k, v in verdicts.most_common()) + ".")

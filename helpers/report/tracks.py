@@ -24,8 +24,17 @@ IMAGE_METRICS = {"accuracy": "test accuracy", "loss": "test loss", "macro_f1": "
 # validation first: a family's variants are ranked on validation where it was recorded (07); the ablation of 08
 # records test scores only, and compares each technique with its baseline on them (a report, not a choice)
 FAMILY_RANKING = ("val_macro_f1", "val_accuracy", "macro_f1", "accuracy", "test_macro_f1")
-FAMILY_METRICS = ("val_accuracy", "val_accuracy_best", "train_accuracy", "test_accuracy", "test_macro_f1", "accuracy",
-                  "macro_f1", "head_recall", "tail_recall", "val_macro_f1", "mean_epoch_seconds")
+# metric -> column heading; the split is in every heading (08's unprefixed scores are on its test split)
+FAMILY_METRICS = {"val_accuracy": "val accuracy", "val_macro_f1": "val macro-F1",
+                  "val_accuracy_best": "val accuracy (best epoch)", "test_accuracy": "test accuracy",
+                  "test_macro_f1": "test macro-F1", "accuracy": "test accuracy", "macro_f1": "test macro-F1",
+                  "head_recall": "test head recall", "tail_recall": "test tail recall",
+                  "train_accuracy": "train accuracy (final epoch)", "mean_epoch_seconds": "s/epoch (excl. first)"}
+# the chance score beside each heading: (column of chance.csv, split)
+CHANCE_OF = {"accuracy": ("accuracy", "test"), "macro-F1": ("macro-F1", "test"), "macro_f1": ("macro-F1", "test"),
+             "val accuracy": ("accuracy", "val"), "val macro-F1": ("macro-F1", "val"),
+             "val accuracy (best epoch)": ("accuracy", "val"), "test accuracy": ("accuracy", "test"),
+             "test macro-F1": ("macro-F1", "test")}
 CHANCE_CAPTION = ("Chance baselines: what guessing scores without looking at the input (always the majority class; "
                   "guessing each class with its training frequency); every score above is read against them")
 FAMILY_TITLES = {layout.CNN_ARCHITECTURE: "CNN architecture search (notebook 07)",
@@ -89,15 +98,46 @@ def _curves(s: Section, histories: dict, names: Sequence[str], caption: str, fac
         s.table(caption, table)
 
 
-def _chance(s: Section, chance: pd.DataFrame | None, split: str = "test") -> dict[str, float] | None:
-    """Show the chance table (or say it was not recorded); return the better guesser's accuracy and macro-F1 on
-    ``split``."""
-    if chance is None or not {"model", "accuracy", "split"} <= set(chance.columns):
-        s.note("Chance baselines: not recorded in this run.")
+def _usable(chance: pd.DataFrame | None) -> bool:
+    return chance is not None and {"model", "accuracy", "split"} <= set(chance.columns) and len(chance) > 0
+
+
+def _chance(s: Section, chance: pd.DataFrame | None, split: str = "test", source: str = "") -> dict[str, float] | None:
+    """Show the chance table (or say "chance: not recorded"); return the better guesser's accuracy and macro-F1 on
+    ``split`` (None when not recorded)."""
+    if not _usable(chance):
+        s.note("Chance: not recorded in this run (no `chance.csv`, and nothing to compute it from); read the scores "
+               "with care, nothing below is compared with guessing.")
         return None
-    s.table(CHANCE_CAPTION, chance.round(3))
-    rows = chance[chance["split"] == split]
-    return {k: float(rows[c].max()) for k, c in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")) if c in rows}
+    s.table(CHANCE_CAPTION + (f" (from {source})" if source else ""), chance.round(3))
+    return _chance_levels(chance, split)
+
+
+def _chance_levels(chance: pd.DataFrame | None, split: str) -> dict[str, float] | None:
+    """The better guesser's accuracy and macro-F1 on ``split`` (None when not recorded)."""
+    if not _usable(chance):
+        return None
+    rows = chance[chance["split"].astype(str) == split]
+    return {k: float(rows[c].max()) for k, c in (("accuracy", "accuracy"), ("macro_f1", "macro-F1"))
+            if c in rows and len(rows)} or None
+
+
+def _with_chance(table: pd.DataFrame, chance: pd.DataFrame | None, name: str, fixed: dict | None = None,
+                 chance_of: dict[str, tuple[str, str]] = CHANCE_OF) -> pd.DataFrame:
+    """``table`` with one row per chance guesser appended (its name in column ``name``, ``fixed`` values in others):
+    in each column of ``chance_of`` (``{heading: (chance.csv column, split)}``) the guesser's score, else empty."""
+    if not _usable(chance) or not len(table):
+        return table
+    rows = []
+    for model, group in chance.groupby("model", sort=False):
+        row = {name: str(model), **(fixed or {})}
+        for column, (score, split) in chance_of.items():
+            found = group.loc[group["split"].astype(str) == split, score] if score in group else []
+            if column in table.columns and len(found):
+                row[column] = f"{float(found.iloc[0]):.3f}"
+        if len(row) > 1 + len(fixed or {}):
+            rows.append({c: row.get(c, "") for c in table.columns})
+    return pd.concat([table.astype(object), pd.DataFrame(rows)], ignore_index=True) if rows else table
 
 
 def _winner(numeric: pd.DataFrame, metric: str, name: str, chance: float | None) -> tuple[str, pd.Series]:
@@ -129,7 +169,8 @@ def _class_counts(s: Section, counts: pd.DataFrame, facts: dict) -> None:
                f"the smallest `{small}` {int(series.min())} (ratio {ratio:.1f}:1).")
 
 
-def _grid_search(s: Section, search: pd.DataFrame, best_params, facts: dict, rates: dict | None = None) -> None:
+def _grid_search(s: Section, search: pd.DataFrame, best_params, facts: dict, rates: dict | None = None,
+                 source: str = "") -> None:
     scoring = str(search["scoring"].iloc[0])
     rank = {v: i for i, v in enumerate(VARIANT_ORDER)}
     search = search.sort_values(["label", "variant"], key=lambda c: c if c.name == "label" else c.map(rank).fillna(99))
@@ -144,19 +185,39 @@ def _grid_search(s: Section, search: pd.DataFrame, best_params, facts: dict, rat
         facts["tabular_at_chance"] = (len(at_chance), len(search))
         s.note(f"Average precision at the positive rate is what a random ranking scores: {len(at_chance)} of "
                f"{len(search)} (label, variant) searches do not beat it beyond their SD"
-               + (f" ({', '.join(at_chance[:8])}{' ...' if len(at_chance) > 8 else ''})." if at_chance else "."))
+               + (f" ({', '.join(at_chance[:8])}{' ...' if len(at_chance) > 8 else ''})" if at_chance else "")
+               + (f". Positive rates: {source}." if source else "."))
+    elif scoring == "average_precision":
+        s.note("Positive rate per label (the average precision of a random ranking, its chance level): not recorded "
+               "in this run, and not computable from its artifacts.")
     view = view.assign(**{f"{c[5:]} (test)": search[c] for c in search.columns if c.startswith("test_")})
     s.table(f"Grid search per variant and label (one-vs-rest; selection by {scoring} on the validation folds; "
             "test = the untouched test split, scored once)", view)
     winners = verdicts.winner_per_label(search.rename(columns={"val_mean": "score"}), sd="val_sd")
+    sds = search.set_index(["label", "variant"])["val_sd"]
+    rate = [(rates or {}).get((str(w), str(lab)), np.nan) for lab, w in zip(winners["label"], winners["winner"])]
+    at_chance = [pd.notna(r) and w is not None and not verdicts.beats_chance(m, sds.get((lab, w)), r)
+                 for lab, w, m, r in zip(winners["label"], winners["winner"], winners["score"], rate)]
+    winners["verdict"] = ["at chance" if a else "chosen (ahead beyond the SDs)" if pd.notna(b) and bool(b) else
+                          "only variant" if pd.isna(r) else "no clear winner"
+                          for a, b, r in zip(at_chance, winners.get("beyond_sd", pd.Series([None] * len(winners))),
+                                             winners["runner_up_score"])]
+    if rates:
+        winners.insert(3, "positive rate (= chance AP)", rate)
+    winners["sentence"] = [f"{sentence[:-1]} -- at chance: not above the positive rate {r:.3f} beyond its SD."
+                           if a else sentence for sentence, a, r in zip(winners["sentence"], at_chance, rate)]
     if f"test_{scoring}" in search:
         lookup = search.set_index(["label", "variant"])[f"test_{scoring}"]
-        winners[f"{scoring} of the winner (test)"] = [lookup.get(k, np.nan) for k in zip(winners.label, winners.winner)]
+        winners[f"{scoring} of that variant (test)"] = [lookup.get(k, np.nan) for k in zip(winners.label, winners.winner)]
     facts["tabular_winners"] = winners
-    s.table(f"Chosen variant per label (highest {scoring} on the validation folds; the test column is reported, "
-            "never used to choose)", winners.drop(columns=["sentence", "tie", "beyond_sd"], errors="ignore"))
-    s.verdicts += [Verdict("winner", sentence) for sentence in winners["sentence"]]
-    s.table("Best hyper-parameters per variant and label (from the grid search)", best_params)
+    s.table(f"Variant per label with the highest {scoring} on the validation folds, and its verdict: chosen only when "
+            "above the positive rate and ahead of the runner-up beyond the SDs (the test column is reported, never "
+            "used to choose)", winners.drop(columns=["sentence", "tie", "beyond_sd"], errors="ignore").rename(
+                columns={"winner": "highest (val)", "score": "val score", "runner_up": "runner-up",
+                         "runner_up_score": "runner-up val score"}))
+    s.verdicts += [Verdict(v, sentence) for v, sentence in zip(winners["verdict"], winners["sentence"])]
+    s.table("Chosen hyper-parameters per variant and label (the grid search's highest mean score on the validation "
+            "folds; not a claim that they beat chance or the runner-up)", best_params)
 
 
 def section_tabular(data: dict, facts: dict) -> Section:
@@ -171,7 +232,8 @@ def section_tabular(data: dict, facts: dict) -> Section:
         for name, frame in data.get(key, {}).items():
             s.table(caption.format(name), frame)
     if data.get("search") is not None and len(data["search"]):
-        _grid_search(s, data["search"], data.get("best_params"), facts, data.get("positive_rates"))
+        _grid_search(s, data["search"], data.get("best_params"), facts, data.get("positive_rates"),
+                     data.get("positive_rate_source", ""))
     histories = data.get("histories") or {}
     _curves(s, {k: [f] for k, f in histories.items()}, ["variant", "label"], "Fit verdicts of the refit models "
             "(train = refit part, val = held-out part of the train split)", facts, count="epochs")
@@ -185,16 +247,26 @@ def section_tabular(data: dict, facts: dict) -> Section:
         s.table(f"Synthesis / retraining: `{caption}`", frame)
     if (comparison := data.get("comparison")) is not None and len(comparison):
         table, numeric = _mean_sd(comparison, ["strategy", "split"], ("macro_f1", "accuracy", "balanced_accuracy"))
+        table = _with_chance(table.sort_values(["split", "strategy"], kind="stable"),  # test before val
+                             data.get("chance"), "strategy", {"split": "test"},
+                             {"macro_f1": ("macro-F1", "test"), "accuracy": ("accuracy", "test")})
         s.table("Retraining comparison (multi-class network): mean ± SD over seeds, per split (test = untouched "
-                "test split, val = held-out part of the train split); macro-F1 = unweighted mean of the per-class F1",
-                table.sort_values(["split", "strategy"], kind="stable"))  # test before val
-        chance = _chance(s, data.get("chance"))
+                "test split, val = held-out part of the train split); macro-F1 = unweighted mean of the per-class F1; "
+                "the chance rows score guessing on the test split", table)
+        chance = _chance(s, data.get("chance"), source=data.get("chance_source", ""))
         test = numeric[numeric["split"] == "test"].sort_values("macro_f1_mean", ascending=False)
-        if len(test):
-            status, best = _winner(test, "macro_f1", "strategy", (chance or {}).get("macro_f1"))
+        val = numeric[(numeric["split"] == "val") & numeric["strategy"].isin(test["strategy"])]
+        if len(test):  # chosen on the validation part where recorded; its test macro-F1 is what is reported
+            status, chosen = _winner(val if len(val) else test, "macro_f1", "strategy", None)
+            best = test[test["strategy"] == chosen["strategy"]].iloc[0]
+            if (level := (chance or {}).get("macro_f1")) is not None and not verdicts.beats_chance(
+                    best["macro_f1_mean"], best["macro_f1_sd"], level):
+                status = "at chance"
             facts["retrain_best"] = (status, str(best["strategy"]), "macro-F1", float(best["macro_f1_mean"]),
-                                     float(best["macro_f1_sd"]), int(best["seeds"]))
-            s.verdicts += [_differ(best, row, "macro_f1", (str(best["strategy"]), str(row["strategy"])), "test macro-F1")
+                                     float(best["macro_f1_sd"]), int(best["seeds"]), "validation" if len(val) else
+                                     "test", level)
+            top = test.iloc[0]
+            s.verdicts += [_differ(top, row, "macro_f1", (str(top["strategy"]), str(row["strategy"])), "test macro-F1")
                            for _, row in test.iloc[1:].iterrows()]
     _curves(s, data.get("retrain_histories") or {}, ["strategy"], "Fit verdicts of the retrained networks "
             "(seed-averaged train vs validation curves)", facts, figure="tabular_retrain_history",
@@ -212,17 +284,33 @@ def weights_table(data: dict) -> pd.DataFrame | None:
     return pd.DataFrame(rows) if rows else None
 
 
+def initial_weights(data: dict) -> dict[str, tuple[str, bool]]:
+    """``{backbone: (description, random?)}``: from ``weights.json`` / the manifest, else the units' ``weights``."""
+    out = {str(b): (str(w.get("description") or w.get("used")), w.get("used") == "random" or "random" in str(
+        w.get("description", ""))) for b, w in (data.get("weights") or {}).items()}
+    units = data.get("units")
+    if units is not None and {"backbone", "weights"} <= set(units.columns):
+        for backbone, weights in units.drop_duplicates("backbone")[["backbone", "weights"]].itertuples(index=False):
+            if pd.notna(weights):
+                out.setdefault(str(backbone), (str(weights), "random" in str(weights).lower()))
+    return out
+
+
 def _backbone_table(s: Section, seeds: pd.DataFrame, data: dict, facts: dict) -> None:
     if not any(m in seeds.columns for m in IMAGE_METRICS):
         s.note("The seed folders hold no recognised metric names; their numeric values: "
                + ", ".join(sorted(seeds.select_dtypes("number").columns)))
         return
     table, numeric = _mean_sd(seeds, ["backbone", "mode"], IMAGE_METRICS)
+    init = initial_weights(data)
+    table.insert(2, "initial weights", [init.get(str(b), ("not recorded", False))[0] for b in table["backbone"]])
     s.table("Backbone x mode, mean ± SD over seeds. Split in each column name: test = the held-out test images "
             "(loss: mean cross-entropy; accuracy over images; macro-F1 unweighted over classes), val = validation, "
             "train = last training epoch; s/epoch averaged over epochs excluding the first of each phase; "
-            "inference ms per image batched after warm-up on the same test images", table)
-    chance = _chance(s, data.get("chance"))
+            "inference ms per image batched after warm-up on the same test images; initial weights of the base "
+            "(random initialisation: not transfer learning); the chance rows score guessing without looking",
+            _with_chance(table, data.get("chance"), "backbone", {"mode": ""}))
+    chance = _chance(s, data.get("chance"), source=data.get("chance_source", ""))
     if "accuracy_mean" not in numeric.columns:
         return
     if chance:
@@ -248,12 +336,15 @@ def section_images(data: dict, facts: dict) -> Section:
     s = Section("images", "Image track: transfer learning (notebooks 05-06)", problems=list(data["problems"]))
     if not data["present"]:
         return Section.not_run(s.key, s.title, f"no `{layout.BANANA}/` or `{layout.GRADCAM}/` folder in this run.")
+    init = initial_weights(data)
+    facts["images_weights"] = {b: w for b, (w, _random) in init.items()}
+    if random := sorted(b for b, (_w, r) in init.items() if r):
+        facts["images_random"] = random
+        s.note(f"**Random weights: {', '.join(random)} started from random initialisation (no ImageNet weights), "
+               "so every number in this section for "
+               f"{'them' if len(random) > 1 else 'it'} is training from scratch on a few hundred images, not "
+               "transfer learning; read it against the chance baselines.**")
     if (weights := weights_table(data)) is not None:
-        facts["images_weights"] = dict(zip(weights["backbone"], weights["initial weights"]))
-        if random := [b for b, w in facts["images_weights"].items() if "random" in str(w)]:
-            s.note(f"**Random weights: {', '.join(random)} started from random initialisation (no ImageNet weights), "
-                   "so every number in this section is training from scratch on a few hundred images, not transfer "
-                   "learning; read it against the chance baselines.**")
         s.table(f"Initial weights of each backbone's base (from `{layout.backbone_dir('<backbone>')}/"
                 f"{layout.BACKBONE_WEIGHTS}`; random initialisation means no ImageNet weights could be loaded or none "
                 "were asked for: the results are then not transfer learning and are expected near chance)", weights)
@@ -280,7 +371,7 @@ def section_images(data: dict, facts: dict) -> Section:
     for png in (p for p in data.get("figures", []) if "confusion" in p.name.lower()):
         where = os.path.relpath(png.parent, png.parents[2]) if len(png.parents) > 2 else png.parent.name
         s.figure("images_" + where.replace("/", "_") + f"_{png.stem}", png,
-                 f"{png.stem.replace('_', ' ')} of the best seed, test split ({where})")
+                 f"{png.stem.replace('_', ' ')} of the seed with the highest validation accuracy, test split ({where})")
     for png in data.get("gradcam", [])[:6]:
         s.figure(f"gradcam_{png.stem}", png, f"Grad-CAM: {png.stem.replace('_', ' ')} (test images)")
     if not data.get("gradcam"):
@@ -295,13 +386,21 @@ def section_family(data: dict, facts: dict, baseline_hint: str = "baseline") -> 
         return Section.not_run(s.key, s.title, f"no `{s.key}/` folder in this run.")
     numeric_cols = [] if (units := data.get("units")) is None else list(units.select_dtypes("number").columns)
     if metric := next((m for m in FAMILY_RANKING if m in numeric_cols), None):
-        table, numeric = _mean_sd(units, ["family", "variant"], (*FAMILY_METRICS, metric))
+        headings: dict[str, str] = {}
+        for m, heading in FAMILY_METRICS.items():  # a second metric with the same heading keeps its own name
+            if m in numeric_cols:
+                headings[m] = heading if heading not in headings.values() else m
+        table, numeric = _mean_sd(units, ["family", "variant"], headings)
         split = ("validation" if metric.startswith("val") else "test" if "test" in metric else
                  str(units["split"].dropna().iloc[0]) if units.get("split", pd.Series()).notna().any() else "as stored")
+        role = ("it chooses the variant; test columns are reported, never used to choose" if split == "validation"
+                else "each technique is compared with its baseline on it; nothing is chosen from it")
         s.table(f"Per family and variant: mean ± SD over seeds; split of each column in its name (val = validation, "
-                f"train = training; test where named, and in 08 every unprefixed score); ranking metric `{metric}` "
-                f"({split})", table)
-        chance = _chance(s, data.get("chance"), "val" if metric.startswith("val") else "test")
+                f"train = training, test = the held-out test split); ranking column `{headings[metric]}` ({split}: "
+                f"{role}); the chance rows score guessing without looking at an image",
+                _with_chance(table, data.get("chance"), "variant", {"family": "chance"}))
+        chance = _chance(s, data.get("chance"), "val" if metric.startswith("val") else "test",
+                         data.get("chance_source", ""))
         level = (chance or {}).get("macro_f1" if "f1" in metric else "accuracy")
         for family, group in numeric.groupby("family", sort=False):
             names = [str(v) for v in group["variant"]]
@@ -310,9 +409,10 @@ def section_family(data: dict, facts: dict, baseline_hint: str = "baseline") -> 
             cmp = verdicts.compare_to_baseline(stats, base, metric=metric)
             s.verdicts += [Verdict(v, f"[{family}] {t}") for v, t in zip(cmp["verdict"], cmp["sentence"])
                            if v != "baseline"]
-            top = stats.sort_values("mean", ascending=False).iloc[0]
-            facts.setdefault(f"{s.key}_best", []).append((family, str(top["name"]), metric, float(top["mean"]),
-                                                          float(top["sd"]), int(top["seeds"]), base))
+            status, top = _winner(group, metric, "variant", level)  # validation only where recorded (07)
+            facts.setdefault(f"{s.key}_best", []).append((status, family, str(top["variant"]), metric,
+                                                          float(top[f"{metric}_mean"]), float(top[f"{metric}_sd"]),
+                                                          int(top["seeds"]), base))
             facts.setdefault(f"{s.key}_versus_baseline", []).extend(
                 (family, str(n), str(v), float(d)) for n, v, d in zip(cmp["name"], cmp["verdict"], cmp["diff_vs_baseline"])
                 if v != "baseline")
@@ -320,7 +420,8 @@ def section_family(data: dict, facts: dict, baseline_hint: str = "baseline") -> 
         facts[f"{s.key}_overall"] = (status, str(top["family"]), str(top["variant"]), metric, float(top[f"{metric}_mean"]),
                                      float(top[f"{metric}_sd"]), int(top["seeds"]),
                                      *((float(top["test_accuracy_mean"]), float(top["test_accuracy_sd"]))
-                                       if "test_accuracy_mean" in top else (None, None)), level)
+                                       if "test_accuracy_mean" in top else (None, None)), level,
+                                     (_chance_levels(data.get("chance"), "test") or {}).get("accuracy"))
         if "tail_recall_mean" in numeric and "head_recall_mean" in numeric:
             base = numeric[numeric["variant"].str.lower().str.contains(baseline_hint)]
             if len(base):

@@ -113,7 +113,7 @@ def test_images_and_family_tracks(run):
     assert rep.facts["images_best"][:3] == ("best", "vgg16", "finetune")
     assert any(v.verdict == "differ" and "fine-tuned is higher" in v.sentence for v in images.verdicts)
     ablation = rep.section("imbalanced")
-    assert "mean_epoch_seconds" in ablation.tables[0][1].columns  # an older run's seconds_per_epoch, one name now
+    assert "s/epoch (excl. first)" in ablation.tables[0][1].columns  # an older run's seconds_per_epoch, one name now
     assert any("class_weights" in v.sentence and v.verdict == "differ" for v in ablation.verdicts)
     assert "CPU (2 cores)" in rep.to_markdown()
     md = rp.write_report(rep, run).read_text()
@@ -359,3 +359,206 @@ def test_grid_search_scores_beside_the_positive_rate_and_variants_as_03_defines_
     data = "\n".join(rep.section("data").text)
     assert "up (the rows plus a copy with every feature +0.01)" in data and "oversampling to the majority" not in \
         data.split("04 then")[0]
+
+
+def _cnn(run, family, variant, seed, val, test, spec="C8-P-D16"):
+    """One 07 unit as helpers.training.architecture.run_family writes it (folder named by the variant's slug)."""
+    rel = layout.family_unit(family, variant, seed)
+    run.write_json(f"{rel}/{layout.RESULT}", {"digest": "d", "inputs": {}, "row": {
+        "family": family, "variant": variant, "spec": spec, "augment": False, "seed": seed, "params": 100,
+        "train_accuracy": val + 0.1, "val_accuracy": val, "val_accuracy_best": val, "test_accuracy": test,
+        "test_macro_f1": test - 0.05, "mean_epoch_seconds": 1.0, "split": "train / val / test"}})
+    run.write_csv(f"{rel}/{layout.HISTORY}", _history())
+    run.mark_complete(rel)
+
+
+def _ablation(run, variant, seed, macro_f1, accuracy=0.5):
+    """One 08 unit as helpers.training.imbalance.run_ablation writes it."""
+    rel = layout.ablation_unit(variant, seed)
+    run.write_json(f"{rel}/{layout.RESULT}", {"digest": "d", "inputs": {}, "row": {
+        "variant": variant, "seed": seed, "accuracy": accuracy, "macro_f1": macro_f1, "head_recall": 0.9,
+        "tail_recall": 0.1, "mean_epoch_seconds": 1.0, "split": "test"}})
+    run.write_csv(f"{rel}/{layout.HISTORY}", _history())
+    run.mark_complete(rel)
+
+
+def _two_split_chance(run, rel, accuracy):
+    run.write_csv(rel, pd.DataFrame({"model": ["chance: majority class", "chance: stratified random"] * 2,
+                                     "accuracy": [accuracy, accuracy - 0.01] * 2,
+                                     "macro-F1": [accuracy / 2, accuracy - 0.02] * 2,
+                                     "split": ["val", "val", "test", "test"]}))
+
+
+def test_cnn_variants_at_chance_are_never_called_best(run):
+    for family, variants in (("depth", ("1 block", "2 blocks")), ("input_size", ("16 px", "32 px"))):
+        for variant, val in zip(variants, (0.33, 0.36)):
+            for seed, d in ((0, 0.0), (1, 0.02), (2, -0.02)):
+                _cnn(run, family, variant, seed, val + d, val + d)
+    _two_split_chance(run, layout.CNN_CHANCE, 0.34)
+    rep = rp.build_report(run.path)
+    assert rep.facts["cnn_architecture_overall"][0] == "at chance"
+    assert {status for status, *_ in rep.facts["cnn_architecture_best"]} == {"at chance"}
+    highlights = rep.section("highlights").text[0]
+    assert "at chance" in highlights and "best" not in highlights.lower()
+    assert "every variant is at chance (highest: 32 px)" in "\n".join(rep.section("discussion").text)
+
+
+def test_cnn_variant_above_chance_and_ahead_beyond_the_sds_is_chosen_on_validation(run):
+    for variant, val, test in (("16 px", 0.50, 0.90), ("32 px", 0.80, 0.60)):  # test would pick 16 px: not used
+        for seed, d in ((0, 0.0), (1, 0.01), (2, -0.01)):
+            _cnn(run, "input_size", variant, seed, val + d, test + d)
+    _two_split_chance(run, layout.CNN_CHANCE, 0.34)
+    rep = rp.build_report(run.path)
+    status, family, variant, metric, *_ = rep.facts["cnn_architecture_overall"]
+    assert (status, family, variant, metric) == ("best", "input_size", "32 px", "val_accuracy")
+    caption, table = rep.section("cnn_architecture").tables[0]
+    assert {"val accuracy", "test accuracy"} <= set(table.columns) and "ranking column `val accuracy`" in caption
+    row = table.set_index("variant").loc["32 px"]
+    assert row["val accuracy"] == "0.800 ± 0.010" and row["test accuracy"] == "0.600 ± 0.010"
+    chance = table[table["family"] == "chance"].set_index("variant")
+    assert chance.loc["chance: majority class", "val accuracy"] == "0.340"
+    assert chance.loc["chance: majority class", "test accuracy"] == "0.340"
+    assert "chosen on validation: **32 px** (input_size)" in rep.section("highlights").text[0]
+
+
+def test_chance_rows_appear_in_each_accuracy_table_when_chance_csv_exists(run):
+    for seed, d in ((0, 0.0), (1, 0.01)):
+        _banana(run, "vgg16", "frozen", seed, 0.8 + d)
+        _cnn(run, "depth", "1 block", seed, 0.7 + d, 0.7 + d)
+        _ablation(run, "baseline", seed, 0.5 + d)
+    rows = [{"strategy": s, "seed": k, "split": split, "macro_f1": 0.6, "accuracy": 0.7}
+            for s in ("original", "random_oversampling") for k in (0, 1) for split in ("val", "test")]
+    run.write_csv(layout.RETRAIN_COMPARISON, pd.DataFrame(rows))
+    _two_split_chance(run, f"{layout.backbone_dir('vgg16')}/{layout.BACKBONE_CHANCE}", 0.34)
+    _two_split_chance(run, layout.CNN_CHANCE, 0.35)
+    _two_split_chance(run, layout.IMBALANCED_CHANCE, 0.36)
+    _chance_csv(run, layout.RETRAIN_CHANCE, 0.4)
+    rep = rp.build_report(run.path)
+    guessers = {"chance: majority class", "chance: stratified random"}
+    images = rep.section("images").tables[0][1]
+    assert guessers <= set(images["backbone"])
+    assert images.set_index("backbone").loc["chance: majority class", "test accuracy"] == "0.340"
+    assert images.set_index("backbone").loc["vgg16", "initial weights"] == "not recorded"
+    for key, level in (("cnn_architecture", "0.350"), ("imbalanced", "0.360")):
+        table = rep.section(key).tables[0][1].set_index("variant")
+        assert guessers <= set(table.index) and table.loc["chance: majority class", "test accuracy"] == level
+    retrain = next(t for c, t in rep.section("tabular").tables if c.startswith("Retraining comparison"))
+    assert retrain.set_index("strategy").loc["chance: majority class", "accuracy"] == "0.400"
+    md = rep.to_markdown()
+    assert md.count("Chance baselines") == 4 and "not recorded" not in md.split("## Environment")[0].replace(
+        "initial weights", "").replace("| not recorded |", "")
+
+
+def test_chance_is_computed_from_08_class_counts_and_arbitrary_variant_names_are_compared(run):
+    for seed, d in ((0, 0.0), (1, 0.01), (2, -0.01)):
+        _ablation(run, "baseline", seed, 0.30 + d)
+        _ablation(run, "+label smoothing (loss) eps=0.2", seed, 0.60 + d)
+    run.write_csv("imbalanced/class_counts.csv", pd.DataFrame({"class": ["a", "b", "c"], "train": [40, 8, 2],
+                                                               "val": [10, 5, 5], "test": [10, 5, 5]}))
+    rep = rp.build_report(run.path)
+    section = rep.section("imbalanced")
+    chance = next(t for c, t in section.tables if c.startswith("Chance baselines"))
+    assert "computed by the report from `imbalanced/class_counts.csv`" in next(
+        c for c, _t in section.tables if c.startswith("Chance baselines"))
+    test = chance[chance["split"] == "test"].set_index("model")
+    assert test.loc["chance: majority class", "accuracy"] == pytest.approx(0.5)
+    assert test.loc["chance: stratified random", "accuracy"] == pytest.approx(0.5 * 0.8 + 0.25 * 0.16 + 0.25 * 0.04,
+                                                                               abs=1e-3)
+    assert any(v.verdict == "differ" and "+label smoothing (loss) eps=0.2 is higher" in v.sentence
+               for v in section.verdicts)
+    assert "+label smoothing (loss) eps=0.2 +0.300" in rep.section("highlights").text[0]
+
+
+def test_chance_not_recorded_is_said(run):
+    for seed in (0, 1):
+        _cnn(run, "depth", "1 block", seed, 0.5, 0.5)
+    rep = rp.build_report(run.path)
+    assert any(t.startswith("Chance: not recorded") for t in rep.section("cnn_architecture").text)
+    assert not any(c.startswith("Chance baselines") for c, _t in rep.section("cnn_architecture").tables)
+
+
+def test_tabular_chance_and_positive_rate_computed_from_03_counts_when_not_recorded(run):
+    counts = {"normal": (30, 12), "deep": (15, 6), "quick": (5, 2)}  # (train, test) positives; 50 / 20 rows
+    for variant, base in (("original", 0.5), ("up", 0.9)):
+        for label, (train, test) in counts.items():
+            rel = f"tabular/gridsearch/{variant}/{label}"
+            run.write_json(f"{rel}/best_params.json", {
+                "best_params": {}, "scoring": "average_precision", "n_train_rows": 50, "n_train_positive": train,
+                "cv": {"average_precision": {"mean": base, "std": 0.01}}})
+            run.write_json(f"{rel}/test_scores.json", {"n_rows": 20, "n_positive": test, "average_precision": base})
+            run.mark_complete(rel)
+    rows = [{"strategy": "original", "seed": k, "split": "test", "macro_f1": 0.5, "accuracy": 0.7} for k in (0, 1)]
+    run.write_csv(layout.RETRAIN_COMPARISON, pd.DataFrame(rows))
+    rep = rp.build_report(run.path)
+    tab = rep.section("tabular")
+    view = next(t for c, t in tab.tables if c.startswith("Grid search per variant"))
+    assert view.set_index(["label", "variant"]).loc[("normal", "up"), "positive rate (= chance AP)"] == 0.6
+    winners = rep.facts["tabular_winners"].set_index("label")
+    assert winners.loc["normal", "verdict"] == "chosen (ahead beyond the SDs)"
+    assert winners.loc["deep", "positive rate (= chance AP)"] == pytest.approx(0.3)
+    chance_caption, chance = next((c, t) for c, t in tab.tables if c.startswith("Chance baselines"))
+    assert "computed by the report from 03's per-label counts" in chance_caption
+    assert chance.set_index("model").loc["chance: majority class", "accuracy"] == pytest.approx(0.6)
+
+
+def test_tabular_winner_below_the_positive_rate_is_at_chance(run):
+    for variant, score in (("original", 0.40), ("up", 0.58)):
+        _gridsearch(run, variant, "deep", score)
+    run.write_csv("tabular/gridsearch/original/summary.csv", pd.DataFrame({"label": ["deep"], "positive_rate": [0.6]}))
+    run.write_csv("tabular/gridsearch/up/summary.csv", pd.DataFrame({"label": ["deep"], "positive_rate": [0.6]}))
+    rep = rp.build_report(run.path)
+    winners = rep.facts["tabular_winners"].set_index("label")
+    assert winners.loc["deep", "verdict"] == "at chance"
+    assert "at chance: not above the positive rate 0.600" in winners.loc["deep", "sentence"]
+    assert "Tabular grid search" not in rep.section("highlights").text[0]
+
+
+def test_random_weights_from_the_manifest_are_said_first_in_the_section_highlights_and_table(run):
+    for seed, acc in ((0, 0.34), (1, 0.35)):
+        _banana(run, "VGG16", "frozen", seed, acc)
+    run.update_manifest(lambda m: m.setdefault("weights", {}).__setitem__("VGG16", {
+        "backbone": "VGG16", "asked": "auto", "used": "random", "reason": "offline",
+        "description": "random initialisation (no ImageNet weights)"}))
+    rep = rp.build_report(run.path)
+    images = rep.section("images")
+    assert images.text[0].startswith("**Random weights: VGG16")
+    table = next(t for c, t in images.tables if c.startswith("Backbone x mode"))
+    assert table.set_index("backbone").loc["VGG16", "initial weights"] == "random initialisation (no ImageNet weights)"
+    assert rep.section("highlights").text[0].startswith("- Transfer learning without ImageNet weights: VGG16")
+
+
+def test_variants_and_shares_as_the_notebooks_define_them(run):
+    _full_tabular(run)
+    for key, params in (("03_gridsearch-original", {"label": "original", "val_size": 0.2}),
+                        ("07_cnn_architecture", {"val_size": 0.15, "test_size": 0.25}),
+                        ("08_imbalanced_training", {"val_size": 0.1, "test_size": 0.3})):
+        run.record_notebook(key, status="completed", seconds=1.0, parameters=params)
+    data = "\n".join(rp.build_report(run.path).section("data").text)
+    # no delta in the manifest: the smoke profile's value
+    assert ("original (the rows as they are), up (the rows plus a copy with every feature +0.01), down (plus a copy "
+            "-0.01), updown (plus both copies, 3x the rows)") in data
+    assert "val_size, of the training part) per notebook: 03: 0.2, 07: 0.15, 08: 0.1" in data
+    assert "test share (test_size) per notebook: 07: 0.25, 08: 0.3" in data
+    assert "val_fraction" not in data
+
+
+def test_positive_rate_not_recorded_is_said(run):
+    for variant in ("original", "up"):
+        _gridsearch(run, variant, "deep", 0.7)  # no summary.csv, no counts, no class counts
+    rep = rp.build_report(run.path)
+    assert any("Positive rate per label" in t and "not recorded" in t for t in rep.section("tabular").text)
+    assert rep.facts["tabular_winners"].set_index("label").loc["deep", "verdict"] == "no clear winner"
+
+
+def test_retraining_strategy_is_chosen_on_validation_and_at_chance_is_said(run):
+    rows = [{"strategy": s, "seed": k, "split": split, "macro_f1": f1 + 0.01 * k, "accuracy": 0.5}
+            for s, val, test in (("original", 0.30, 0.36), ("random_oversampling", 0.60, 0.31))
+            for k in (0, 1, 2) for split, f1 in (("val", val), ("test", test))]
+    run.write_csv(layout.RETRAIN_COMPARISON, pd.DataFrame(rows))
+    _chance_csv(run, layout.RETRAIN_CHANCE, accuracy=0.6)  # macro-F1 of the stratified guesser: 0.6
+    rep = rp.build_report(run.path)
+    status, name, *_rest, chosen, level = rep.facts["retrain_best"]
+    assert (status, name, chosen, level) == ("at chance", "random_oversampling", "validation", 0.6)
+    discussion = "\n".join(rep.section("discussion").text)
+    assert "(random_oversampling) is **at chance** on the test split" in discussion
+    assert "Retraining" not in rep.section("highlights").text[0]
