@@ -85,8 +85,9 @@ def gradcam_grid(model, images, preprocessed, indices, last_conv_layer, titles, 
 
 def best_models(run, backbones=None):
     """The model of each backbone 05 trained into ``run`` to explain: the highest VALIDATION accuracy, then the
-    lowest validation loss, then the lowest seed -- test numbers are never read to choose. One row per backbone:
-    backbone, mode, seed, val_accuracy, val_loss, unit (then the test split's accuracy, loss, macro_f1, reported)."""
+    lowest validation loss, then the lowest seed -- test numbers are never read to choose (they may be missing). One
+    row per backbone: backbone, mode, seed, weights ("random init" / "imagenet" as 05 recorded them), val_accuracy,
+    val_loss, unit (then the test split's accuracy, loss, macro_f1, read after the choice and reported)."""
     root = run.path / layout.BANANA
     found = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     wanted = list(backbones) if backbones else found
@@ -102,17 +103,21 @@ def best_models(run, backbones=None):
         if "val_accuracy" not in row:
             raise ValueError(f"{unit}/{layout.METRICS} has no val_accuracy: re-run 05_banana_transfer into this run "
                              "(the model to explain is chosen on validation, never on test)")
-        rows.append({k: row[k] for k in ("backbone", "mode", "seed", "val_accuracy")}
-                    | {"val_loss": row.get("val_loss", float("nan")), "unit": str(unit)})
+        rows.append({k: row[k] for k in ("backbone", "mode", "seed")}
+                    | {"weights": row.get("weights", "not recorded"), "val_accuracy": row["val_accuracy"],
+                       "val_loss": row.get("val_loss", float("nan")), "unit": str(unit)})
     if not rows:
         raise FileNotFoundError(f"no completed model folders under {root}; run 05_banana_transfer first")
-    frame = pd.DataFrame(rows).sort_values(["backbone", "val_accuracy", "val_loss", "seed"],
+    frame = pd.DataFrame(rows)
+    frame["val_accuracy"] = pd.to_numeric(frame["val_accuracy"], errors="coerce")
+    frame["val_loss"] = pd.to_numeric(frame["val_loss"], errors="coerce")
+    frame = frame.sort_values(["backbone", "val_accuracy", "val_loss", "seed"],
                                            ascending=[True, False, True, True], na_position="last")
     chosen = frame.groupby("backbone", sort=False).head(1).reset_index(drop=True)
     # the chosen models' test scores, read only now, to be reported beside them
     test = [run.read_json(f"{u}/{layout.METRICS}")["row"] for u in chosen["unit"]]
     for key in ("accuracy", "loss", "macro_f1"):
-        chosen[f"test_{key}"] = [t.get(key, float("nan")) for t in test]
+        chosen[f"test_{key}"] = pd.to_numeric(pd.Series([t.get(key) for t in test], dtype=object), errors="coerce")
     return chosen.assign(chosen_on="val")
 
 
@@ -143,14 +148,15 @@ def explain_best_model(run, row, n_images: int = 4, alpha: float = 0.4, seed: in
     y_pred = predict_proba(model, x, spec.preprocess_input).argmax(axis=1)
     stored = run.read_csv(f"{row['unit']}/{layout.PREDICTIONS}")
     right, wrong = select_right_wrong(y, y_pred, n_images, seed=seed)
-    out = {"backbone": spec.name, "mode": row["mode"], "seed": int(row["seed"]), "n_test": int(len(y)),
+    weights = row.get("weights", "weights not recorded")
+    out = {"backbone": spec.name, "mode": row["mode"], "seed": int(row["seed"]), "weights": weights, "n_test": int(len(y)),
            "n_right": int(len(right)), "n_wrong": int(len(wrong)),
            "matches_stored": bool(np.array_equal(stored["y_pred"].to_numpy(), y_pred)), "figures": [], "files": []}
     pre = spec.preprocess_input(x)
     for kind, idx in (("right", right), ("wrong", wrong)):
         titles = [f"true: {class_names[y[i]]}\npred: {class_names[y_pred[i]]}" for i in idx]
         fig = gradcam_grid(model, x, pre, idx, spec.last_conv_layer, titles, alpha=alpha, heatmap=heatmap,
-                           suptitle=f"{spec.name} {row['mode']} seed {row['seed']}: {kind} test predictions")
+                           suptitle=f"{spec.name} {row['mode']} seed {row['seed']} ({weights}): {kind} test predictions")
         if fig is not None:
             plt.close(fig)  # shown where the caller wants it (display(fig)), not twice
             out["figures"].append(fig)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["BackboneSpec", "BACKBONES", "MODES", "HEAD_PREFIX", "get_backbone", "effective_image_size",
-           "imagenet_cache_path", "imagenet_weights_url", "WeightsChoice", "resolve_weights",
+           "imagenet_cache_path", "imagenet_weights_url", "WeightsChoice", "resolve_weights", "weights_label",
            "build_transfer_model", "fine_tune", "top_block", "trainable_layer_names", "feature_and_head_models"]
 
 MODES = ("frozen", "finetune")
@@ -120,6 +120,11 @@ class WeightsChoice:
         chance = f" (chance accuracy = 1/{num_classes})" if num_classes else ""
         return f"{head} -- results will be near chance{chance}. {self.reason}"
 
+    @property
+    def label(self) -> str:
+        """The short value of the ``weights`` column of every table 05 and 06 write (see :func:`weights_label`)."""
+        return weights_label(self.backbone, self.weights)
+
     def as_dict(self) -> dict:
         """For ``weights.json`` and the manifest (no machine paths: only the file's name)."""
         return {"backbone": self.backbone, "asked": self.asked, "used": self.used,
@@ -166,6 +171,23 @@ def resolve_weights(backbone: str, weights="auto", timeout: float = 10.0) -> Wei
     finally:
         socket.setdefaulttimeout(previous)
     return WeightsChoice(spec.name, weights, "imagenet", str(path), f"downloaded into the Keras cache ({path.name})")
+
+
+def weights_label(backbone: str, weights) -> str:
+    """What a ``weights`` column says about the initial weights ``weights`` (None, a file path or a
+    :class:`WeightsChoice`): "random init", "imagenet" (the backbone's ImageNet no-top file) or "file <name>"."""
+    spec = get_backbone(backbone)
+    if isinstance(weights, WeightsChoice):
+        weights = weights.weights
+    if weights is None or weights == "random":
+        return "random init"
+    if weights in ("auto", "imagenet"):
+        if weights == "auto":
+            raise ValueError("weights='auto' is not resolved yet; pass resolve_weights(backbone, 'auto') or its "
+                             ".weights (a file or None)")
+        return "imagenet"
+    name = Path(os.fspath(weights)).name
+    return "imagenet" if name == spec.weights_file else f"file {name}"
 
 
 def _compile(model, learning_rate: float):

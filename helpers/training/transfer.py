@@ -15,18 +15,23 @@ import pandas as pd
 from helpers import env, layout, plots
 from helpers.data import images
 from helpers.evaluation import metrics
-from helpers.evaluation.verdicts import chance_table
+from helpers.evaluation.verdicts import beats_chance, chance_table, differ_beyond_sd, spread
 from helpers.models import backbones
 from helpers.runs import atomic_path
 from helpers.training.experiments import Unit, fingerprint, run_units
 from helpers.training.fitting import fit_model, mean_epoch_seconds
 
-__all__ = ["SETTINGS", "train_transfer", "run_transfer", "report_backbone", "record_weights", "write_split",
-           "write_chance", "transfer_backbone"]
+__all__ = ["SETTINGS", "augmentation_label", "train_transfer", "run_transfer", "report_backbone", "record_weights",
+           "write_split", "write_chance", "judge_against_chance", "best_on_validation", "transfer_backbone"]
 
 SETTINGS = {"epochs": 5, "fine_tune_epochs": 5, "batch_size": 32, "learning_rate": 1e-3,
             "fine_tune_learning_rate": 1e-5, "dropout": 0.3, "augment": True, "feature_cache": True}
 FINE_TUNE_SETTINGS = ("fine_tune_epochs", "fine_tune_learning_rate")
+
+
+def augmentation_label(augment) -> str:
+    """What the ``augmentation`` column of 05's tables says: the same for both modes of a run."""
+    return "flip, rotate, zoom, shift (train split)" if augment else "none"
 
 
 def _settings(given: Mapping) -> dict:
@@ -107,7 +112,8 @@ def _evaluate_and_save(run, unit: Unit, model, history, spec, splits, class_name
     timing = metrics.inference_time_per_sample(model, pre(x_te), batch_size=batch_size)
     run.write_csv(f"{unit.folder}/{layout.HISTORY}", history)
     run.write_csv(f"{unit.folder}/{layout.PREDICTIONS}", pd.DataFrame(
-        {"split": "test", "index": np.arange(len(y_te)), "y_true": y_te, "y_pred": test["y_pred"],
+        {"split": "test", "weights": unit.labels["weights"], "index": np.arange(len(y_te)), "y_true": y_te,
+         "y_pred": test["y_pred"],
          **{f"p_{c}": test["proba"][:, i] for i, c in enumerate(class_names)}}))
     target = run.file(f"{unit.folder}/{layout.MODEL}")
     with atomic_path(target) as tmp:
@@ -156,7 +162,8 @@ def run_transfer(run, backbone: str, splits: dict, class_names, params: Mapping,
                           start=units[("frozen", seed)].digest if "frozen" in order else "head trained here")
         units[(mode, seed)] = Unit(layout.transfer_unit(spec.name, mode, seed), inputs,
                                    {"backbone": spec.name, "mode": mode, "seed": seed,
-                                    "weights": "ImageNet" if weights else "random init"})
+                                    "weights": backbones.weights_label(spec.name, weights),
+                                    "augmentation": augmentation_label(s["augment"])})
 
     def train(unit: Unit) -> dict:
         mode, seed = unit.labels["mode"], unit.labels["seed"]
@@ -176,10 +183,13 @@ def run_transfer(run, backbone: str, splits: dict, class_names, params: Mapping,
     return run_units(run, units.values(), train, desc=spec.name, progress=progress)
 
 
-def report_backbone(run, backbone: str, results: pd.DataFrame, class_names) -> tuple[pd.DataFrame, dict]:
-    """Write one backbone's ``summary.csv`` (mean, SD over seeds per mode; test, and val accuracy) and, for each mode's
-    seed with the best validation accuracy, its test confusion matrix and classification report; returns the summary
-    and ``{mode: (figure, report)}``."""
+def report_backbone(run, backbone: str, results: pd.DataFrame, class_names,
+                    chance: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
+    """Write one backbone's ``summary.csv`` (mean, SD over seeds per mode of the test scores and of the validation
+    accuracy, its ``weights`` and ``augmentation``; with ``chance`` (:func:`write_chance`) each mode's verdict
+    against the test split's chance baseline) and, for each mode's seed with the best VALIDATION accuracy (test numbers
+    are never read to choose), its test confusion matrix and classification report; returns the summary and
+    ``{mode: (figure, report)}``."""
     import matplotlib.pyplot as plt
 
     rows, root = results[results["backbone"] == backbone], layout.backbone_dir(backbone)
@@ -187,25 +197,107 @@ def report_backbone(run, backbone: str, results: pd.DataFrame, class_names) -> t
                                                                      "mean_epoch_seconds", "inference_ms_per_image"])
     summary.insert(2, "split", "test")
     summary.insert(3, "averaging", "mean and sample SD over seeds")
+    first = rows.groupby(["backbone", "mode"], sort=False).first()
+    for at, col in enumerate(c for c in ("weights", "augmentation") if c in rows):  # said first, beside the mode
+        summary.insert(2 + at, col, first[col].to_numpy())
     val = metrics.summarize_mean_sd(rows, ["backbone", "mode"], ["val_accuracy"])
     summary["val_accuracy_mean"], summary["val_accuracy_sd"] = val["val_accuracy_mean"].to_numpy(), val["val_accuracy_sd"].to_numpy()
-    for col in ("weights", "params", "model_mb", "device"):
+    for col in ("params", "model_mb", "device"):
         if col in rows:
-            summary[col] = rows.groupby(["backbone", "mode"], sort=False)[col].first().to_numpy()
+            summary[col] = first[col].to_numpy()
+    if chance is not None:
+        judged = judge_against_chance(rows, chance).set_index(["backbone", "mode"])
+        keys = list(zip(summary["backbone"], summary["mode"]))
+        for col in ("chance_accuracy", "chance_macro_f1", "verdict"):
+            summary[f"test_{col}" if col != "verdict" else "verdict"] = judged.loc[keys, col].to_numpy()
     run.write_csv(f"{root}/summary.csv", summary)
     shown = {}
     for mode, group in rows.groupby("mode", sort=False):  # the seed with the best VALIDATION accuracy
         best = int(group.sort_values(["val_accuracy", "seed"], ascending=[False, True]).iloc[0]["seed"])
+        weights = str(group["weights"].iloc[0]) if "weights" in group else "weights not recorded"
         folder = layout.transfer_mode_dir(backbone, mode)
         pred = run.read_csv(f"{layout.transfer_unit(backbone, mode, best)}/{layout.PREDICTIONS}")
         fig = plots.plot_confusion_matrix(pred["y_true"], pred["y_pred"], class_names,
-                                          title=f"{backbone} {mode}, seed {best} (test)")
+                                          title=f"{backbone} {mode} ({weights}), seed {best} (test)")
         run.save_figure(f"{folder}/confusion_matrix.png", fig)
         plt.close(fig)
         report = metrics.classification_report_frame(pred["y_true"], pred["y_pred"], class_names, split="test")
+        report = report.assign(weights=weights, seed=best, chosen_on="val")
         run.write_csv(f"{folder}/classification_report.csv", report, index=True)
         shown[mode] = (fig, report)
     return summary, shown
+
+
+def _chance_level(chance: pd.DataFrame, split: str, column: str) -> float:
+    """The better of the two guessers of :func:`write_chance`'s table on ``split`` (NaN when it has no such row)."""
+    values = pd.to_numeric(chance.loc[chance["split"] == split, column], errors="coerce")
+    return float(values.max()) if values.notna().any() else float("nan")
+
+
+def judge_against_chance(results: pd.DataFrame, chance: pd.DataFrame) -> pd.DataFrame:
+    """One row per (backbone, mode) of :func:`run_transfer`'s ``results``: ``weights``, ``augmentation``, ``seeds``,
+    mean and SD of the validation accuracy and of the test accuracy and macro-F1, the better chance baseline of each
+    (``chance``: :func:`write_chance`'s table; one table for all backbones, or with a ``backbone`` column), and
+    ``val_beats_chance`` / ``verdict`` ("above chance beyond its SD" only when both test scores beat their chance
+    baseline by more than their SD, :func:`helpers.evaluation.verdicts.beats_chance`; else "at chance")."""
+    missing = [c for c in ("backbone", "mode", "val_accuracy", "accuracy", "macro_f1") if c not in results]
+    if missing or not {"split", "accuracy", "macro-F1"} <= set(chance.columns):
+        raise ValueError(f"judge_against_chance: results lack {missing} or chance lacks split/accuracy/macro-F1; "
+                         "expected run_transfer's rows and write_chance's table")
+    rows = []
+    for (backbone, mode), group in results.groupby(["backbone", "mode"], sort=False):
+        table = chance[chance["backbone"] == backbone] if "backbone" in chance else chance
+        row = {"backbone": backbone, "mode": mode, "weights": group["weights"].iloc[0] if "weights" in group else "?",
+               "augmentation": group["augmentation"].iloc[0] if "augmentation" in group else "?", "seeds": len(group)}
+        for col in ("val_accuracy", "accuracy", "macro_f1"):
+            values = pd.to_numeric(group[col], errors="coerce")
+            row[f"{col}_mean"], row[f"{col}_sd"] = float(values.mean()), float(values.std())
+        row["chance_val_accuracy"] = _chance_level(table, "val", "accuracy")
+        row["chance_accuracy"] = _chance_level(table, "test", "accuracy")
+        row["chance_macro_f1"] = _chance_level(table, "test", "macro-F1")
+        row["val_beats_chance"] = bool(np.isfinite(row["val_accuracy_mean"]) and beats_chance(
+            row["val_accuracy_mean"], row["val_accuracy_sd"], row["chance_val_accuracy"]))
+        above = all(np.isfinite(row[f"{m}_mean"]) and beats_chance(row[f"{m}_mean"], row[f"{m}_sd"], row[f"chance_{m}"])
+                    for m in ("accuracy", "macro_f1"))
+        row["verdict"] = ("at chance" if not above else "above chance beyond its SD" if len(group) > 1
+                          else "above chance (1 seed: no SD)")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def best_on_validation(judged: pd.DataFrame, digits: int = 3) -> dict:
+    """The model to call best among :func:`judge_against_chance`'s rows, chosen on VALIDATION accuracy only: the
+    highest mean, and only if it beats the validation chance baseline beyond its SD and the runner-up beyond both
+    SDs (:func:`helpers.evaluation.verdicts.differ_beyond_sd`). Returns ``{"best": (backbone, mode) or None,
+    "candidate": (backbone, mode), "reason", "sentence"}``; the test numbers are read only after the choice."""
+    if judged.empty:
+        raise ValueError("best_on_validation: no models to choose from")
+    ranked = judged.assign(_val=pd.to_numeric(judged["val_accuracy_mean"], errors="coerce")).sort_values(
+        "_val", ascending=False, kind="stable", na_position="last")
+    top = ranked.iloc[0]
+    name, f = f"{top['backbone']} {top['mode']} ({top['weights']})", f".{digits}f"
+    val = metrics.format_mean_sd(top["val_accuracy_mean"], top["val_accuracy_sd"], digits, n=int(top["seeds"]))
+    out = {"best": None, "candidate": (top["backbone"], top["mode"])}
+    if not np.isfinite(top["_val"]) or not top["val_beats_chance"]:
+        out["reason"] = "at chance"
+        out["sentence"] = (f"No model is called best: the highest validation accuracy, {name} {val}, is at chance "
+                           f"(validation chance {top['chance_val_accuracy']:{f}}).")
+        return out
+    if len(ranked) > 1:
+        second = ranked.iloc[1]
+        v = differ_beyond_sd(float(top["_val"]), spread(top["val_accuracy_sd"]), float(second["_val"]),
+                             spread(second["val_accuracy_sd"]), n_a=int(top["seeds"]), n_b=int(second["seeds"]),
+                             names=(f"{top['backbone']} {top['mode']}", f"{second['backbone']} {second['mode']}"),
+                             metric="validation accuracy", digits=digits)
+        if v.verdict != "differ":
+            out["reason"] = "no clear winner"
+            out["sentence"] = f"No clear winner on validation accuracy: {v.sentence}"
+            return out
+    test = metrics.format_mean_sd(top["accuracy_mean"], top["accuracy_sd"], digits, n=int(top["seeds"]))  # read after choosing
+    out.update(best=out["candidate"], reason="best on validation")
+    out["sentence"] = (f"Best on validation accuracy: {name}, {val} (validation chance {top['chance_val_accuracy']:{f}}"
+                       f"); its test accuracy {test} against chance {top['chance_accuracy']:{f}}: {top['verdict']}.")
+    return out
 
 
 def write_chance(run, backbone: str, splits: dict, num_classes: int) -> pd.DataFrame:
@@ -247,8 +339,8 @@ def transfer_backbone(run, backbone: str, params: Mapping, build: Callable, fine
     print(f"{spec.name}: image size {size} px; {choice.banner(num_classes=len(folder.class_names))}")
     splits, index = images.split_dataset(folder, P["test_size"], P["val_size"], seed=P["seed"], return_indices=True)
     write_split(run, spec.name, folder, index, source, size, P["seed"])
-    write_chance(run, spec.name, splits, len(folder.class_names))
+    chance = write_chance(run, spec.name, splits, len(folder.class_names))
     results = run_transfer(run, spec.name, splits, folder.class_names, params, build, fine_tune, image_size=size,
                            weights=choice.weights, progress=progress)
-    report_backbone(run, spec.name, results, folder.class_names)
+    report_backbone(run, spec.name, results, folder.class_names, chance)
     return results
