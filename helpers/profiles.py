@@ -64,8 +64,8 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
                          {"epochs": [8], "batch_size": [64], "model__neurons": [30, 60]},
                          {"epochs": [15, 20], "batch_size": [16, 32, 64], "model__dropout": [0.2, 0.3],
                           "model__kernel_initializer": ["glorot_uniform", "he_uniform"], "model__neurons": [30, 60]})),
-    # 04: epochs, batch_size, neurons, dropout only where 03's grid did not search them (smoke: epochs 3 vs
-    # the grid's 2, so the tests see which one 04 used).
+    # 04: epochs, batch_size, neurons, dropout, learning_rate only where 03's grid did not search them (04 takes
+    # 03's best values; smoke: epochs 3 vs the grid's 2, so the tests see which one 04 used).
     "04_synthesize_retrain": _profiles(
         **_tabular(_each(0.03, 0.2, 1.0)), variants=_VARIANTS, threshold="auto", k_neighbors=5, jitter=0.01,
         max_rounds=10, val_size=0.15, seeds=_each([0, 1, 2], [0, 1, 2], [0, 1, 2, 3, 4]), epochs=_each(3, 15, 20),

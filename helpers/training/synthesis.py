@@ -22,16 +22,16 @@ from helpers.training.search import load_estimator
 __all__ = ["STRATEGIES", "require_gridsearch", "collect_variant_scores", "choose_variants", "load_chosen_models",
            "interpolation_candidates", "resolve_threshold", "synthesize_label", "synthesize_to_majority",
            "retrain_comparison", "comparison_table", "check_split_matches", "RETRAIN_DEFAULTS",
-           "retrain_hyperparameters"]
+           "FALLBACK_SOURCE", "retrain_hyperparameters"]
 
 STRATEGIES = ("original", "random_oversampling", "model_guided_synthesis")
 
 
 def require_gridsearch(run, variants: Sequence[str] = VARIANTS) -> None:
     """Raise ``MissingPrerequisite`` naming the variants without 03's ``tabular/gridsearch/<variant>/summary.csv``."""
-    missing = [v for v in map(check_variant, variants) if not run.is_complete(f"tabular/gridsearch/{v}/summary.csv")]
+    missing = [v for v in map(check_variant, variants) if not run.is_complete(layout.gridsearch_summary(v))]
     if missing:
-        require(run, {f"tabular/gridsearch/{missing[0]}/summary.csv":
+        require(run, {layout.gridsearch_summary(missing[0]):
                       f"03_gridsearch with variants={list(missing)!r} (its default searches all four)"},
                 notebook="04_synthesize_retrain")
 
@@ -45,11 +45,11 @@ def collect_variant_scores(run, labels: Sequence[str], variants: Sequence[str] =
     rows, missing = [], []
     for label in labels:
         for variant in variants:
-            rel = f"tabular/gridsearch/{variant}/{label}"
+            rel = layout.gridsearch_label(variant, label)
             if not run.is_complete(rel):
                 missing.append(rel)
                 continue
-            best, test = run.read_json(f"{rel}/best_params.json"), run.read_json(f"{rel}/test_scores.json")
+            best, test = run.read_json(f"{rel}/{layout.BEST_PARAMS}"), run.read_json(f"{rel}/{layout.TEST_SCORES}")
             metric = best["scoring"]
             rows.append({"label": label, "variant": variant, "scoring": metric, "cv_mean": best["cv"][metric]["mean"],
                          "cv_sd": best["cv"][metric]["std"], "cv_split": "val", "test_score": test[metric],
@@ -92,16 +92,34 @@ def choose_variants(scores, tolerance: float = 0.0):
     return pd.DataFrame(rows)
 
 
-RETRAIN_DEFAULTS = {"epochs": 15, "batch_size": 32, "neurons": 30, "dropout": 0.2, "kernel_initializer": "glorot_uniform"}
+# build_mlp's defaults (03): used for a hyperparameter that neither 03's grid nor the notebook's fallback names
+RETRAIN_DEFAULTS = {"epochs": 15, "batch_size": 32, "neurons": 30, "dropout": 0.2, "kernel_initializer": "glorot_uniform",
+                    "learning_rate": 1e-3}
+FALLBACK_SOURCE = "profile default: 03 did not search it"
 
 
 def retrain_hyperparameters(scores, choices, fallback: Mapping | None = None):
-    """The multi-class network's hyperparameters from 03: each label's chosen variant brings its best parameters
-    (``model__`` stripped); per hyperparameter the value most labels chose wins, a tie going to the value whose
-    labels have the higher mean CV score. A hyperparameter 03 did not search takes ``fallback`` (else
-    :data:`RETRAIN_DEFAULTS`), and the table says so. Returns ``(params, table)``; the table has hyperparameter,
-    value, source and votes (value: labels)."""
-    fallback = {**RETRAIN_DEFAULTS, **(fallback or {})}
+    """The multi-class network's hyperparameters from 03's grid search.
+
+    The rule: each label brings the best combination of its chosen variant (``choices``, from
+    :func:`choose_variants`; ``model__`` stripped from the names); per hyperparameter the value most labels chose
+    wins, a tie going to the value whose labels have the higher mean CV score (then to the smaller value as text).
+    A hyperparameter that 03 did not search takes ``fallback`` (the notebook's profile values; source
+    :data:`FALLBACK_SOURCE`), else :data:`RETRAIN_DEFAULTS` (build_mlp's defaults).
+
+    Parameters
+    ----------
+    scores : DataFrame from :func:`collect_variant_scores` (label, variant, cv_mean, best_params).
+    choices : DataFrame from :func:`choose_variants` (label, chosen_variant).
+    fallback : values for hyperparameters 03 did not search.
+
+    Returns
+    -------
+    ``(params, table)``: ``params`` maps each hyperparameter to its value; ``table`` has one row per
+    hyperparameter: hyperparameter, value, votes (``value: labels`` per value, most votes first), source.
+    """
+    given = dict(fallback or {})
+    fallback = {**RETRAIN_DEFAULTS, **given}
     chosen = scores.merge(choices[["label", "chosen_variant"]], left_on=["label", "variant"],
                           right_on=["label", "chosen_variant"])
     if chosen.empty:
@@ -115,7 +133,7 @@ def retrain_hyperparameters(scores, choices, fallback: Mapping | None = None):
         if key not in votes:
             params[key] = fallback[key]
             rows.append({"hyperparameter": key, "value": fallback[key], "votes": "",
-                         "source": "profile default: 03 did not search it"})
+                         "source": FALLBACK_SOURCE if key in given else "build_mlp's default: 03 did not search it"})
             continue
         ranked = sorted(votes[key].items(), key=lambda kv: (-len(kv[1]), -np.mean([s for _, s in kv[1]]), str(kv[0])))
         value, voters = ranked[0]
@@ -128,7 +146,7 @@ def retrain_hyperparameters(scores, choices, fallback: Mapping | None = None):
 
 def load_chosen_models(run, choices) -> dict:
     """``{label: fitted scikeras estimator}`` of each label's chosen variant (from ``model.pkl``)."""
-    return {row.label: load_estimator(Path(run.path) / f"tabular/gridsearch/{row.chosen_variant}/{row.label}")
+    return {row.label: load_estimator(Path(run.path) / layout.gridsearch_label(row.chosen_variant, row.label))
             for row in choices.itertuples()}
 
 
@@ -220,9 +238,12 @@ def synthesize_to_majority(models: Mapping, X, y, *, threshold: float = 0.5, see
 
 def retrain_comparison(run, training_sets: Mapping[str, tuple], X_val, y_val, X_test, y_test,
                        class_names: Sequence[str], seeds: Sequence[int], build_model: Callable, *, epochs: int = 15,
-                       batch_size: int = 64, progress: bool = True) -> pd.DataFrame:
+                       batch_size: int = 64, hyperparameters: Mapping | None = None,
+                       progress: bool = True) -> pd.DataFrame:
     """Train ``build_model(n_features, n_classes)`` on each strategy's ``(X, y)`` per seed, each a resumable unit
-    (``tabular/retrain/<strategy>/seed<k>/``, keyed by data and settings): one row per (strategy, seed, split)."""
+    (``tabular/retrain/<strategy>/seed<k>/``, keyed by data and settings): one row per (strategy, seed, split).
+    ``hyperparameters`` are the values ``build_model`` reads (neurons, dropout...): recorded in each unit's
+    ``result.json`` inputs and part of its key, so a new choice trains again although the function is unchanged."""
     index = {name: i for i, name in enumerate(class_names)}
     for strategy, (_, y_tr) in training_sets.items():
         if unknown := sorted(set(np.unique(y_tr).tolist()) - set(index)):
@@ -235,7 +256,8 @@ def retrain_comparison(run, training_sets: Mapping[str, tuple], X_val, y_val, X_
     units = [Unit(layout.retrain_unit(strategy, seed),
                   inputs={"data": fingerprint([*training_sets[strategy], X_val, y_val, X_test, y_test]),
                           "class_names": list(class_names), "seed": int(seed), "epochs": int(epochs),
-                          "batch_size": int(batch_size), "build_model": build_model},
+                          "batch_size": int(batch_size), "build_model": build_model,
+                          "hyperparameters": dict(hyperparameters or {})},
                   labels={"strategy": strategy, "seed": int(seed)}) for strategy in training_sets for seed in seeds]
 
     def train(unit: Unit) -> dict:

@@ -99,22 +99,37 @@ def test_synthesis_and_retraining_artifacts(smoke):
     used = run.read_csv("tabular/retrain/hyperparameters.csv").set_index("hyperparameter")
     best = [json.loads((run.path / f"tabular/gridsearch/{r.chosen_variant}/{r.label}/best_params.json").read_text())
             ["best_params"] for r in chosen.itertuples()]
-    for key in {k for b in best for k in b}:
-        values = [b[key] for b in best if key in b]
-        assert str(used.loc[key.replace("model__", ""), "value"]) == str(max(set(values), key=values.count))
-        assert used.loc[key.replace("model__", ""), "source"].startswith("03: best for")
+    searched = {k.replace("model__", "") for b in best for k in b}
+    for key in searched:
+        values = [b[k] for b in best for k in b if k.replace("model__", "") == key]
+        top = max(map(values.count, values))  # the majority (a tie: any of the tied values)
+        assert str(used.loc[key, "value"]) in {str(v) for v in values if values.count(v) == top}, key
+        assert used.loc[key, "source"].startswith("03: best for"), key
+    not_searched = sorted(set(used.index) - searched)
+    assert all(used.loc[k, "source"].endswith("03 did not search it") for k in not_searched)
+    assert f"NOT FROM 03: {', '.join(k for k in used.index if k in not_searched)}" in text
     assert int(used.loc["epochs", "value"]) != P["epochs"]  # the smoke profile makes 03's value differ from 04's own
     for strategy in ("original", "random_oversampling", "model_guided_synthesis"):
-        for seed in P["seeds"]:
+        for seed in P["seeds"]:  # every repetition trained with those values
             inputs = run.read_json(f"tabular/retrain/{strategy}/seed{seed}/result.json")["inputs"]
             assert inputs["epochs"] == int(used.loc["epochs", "value"])
             assert inputs["batch_size"] == int(used.loc["batch_size", "value"])
+            assert {k: str(v) for k, v in inputs["hyperparameters"].items()} == used["value"].astype(str).to_dict()
     chance = run.read_csv("tabular/retrain/chance.csv")
-    assert chance["model"].tolist() == ["chance: majority class", "chance: stratified random"]
-    for variant in VARIANTS:
+    assert set(chance["split"]) == {"test", "val"}
+    for split in ("test", "val"):
+        assert chance[chance["split"] == split]["model"].tolist() == ["chance: majority class",
+                                                                       "chance: stratified random"]
+    assert "chance: majority class" in text and ("best: " in text or "no clear winner" in text
+                                                 or "no strategy is called best" in text)
+    for variant in VARIANTS:  # 03 stored the chance level of average precision beside the CV scores
         summary = run.read_csv(f"tabular/gridsearch/{variant}/summary.csv")
         assert summary["positive_rate"].between(0, 1).all()
-
+        rates = {lab: round(float((train["labels"] == lab).mean()), 4) for lab in summary["label"]}
+        assert summary.set_index("label")["positive_rate"].to_dict() == pytest.approx(rates)
+        assert summary["above_positive_rate"].isin([True, False]).all()
+        text03 = stdout_of(run.path / "notebooks" / f"03_gridsearch-{variant}.ipynb")
+        assert "AT THE BASE RATE" in text03 or "every label's CV average precision is above" in text03
 
 
 def test_gridsearch_and_synthesis_on_a_user_csv(user_csv, tmp_path):
