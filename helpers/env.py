@@ -13,7 +13,7 @@ import tempfile
 import warnings
 
 __all__ = ["in_colab", "seed_everything", "versions", "devices", "describe", "quiet_tensorflow",
-           "QUIET_TENSORFLOW_ENV", "progress_bar", "training_device", "set_mixed_precision"]
+           "QUIET_TENSORFLOW_ENV", "progress_bar", "training_device", "set_mixed_precision", "kernel_manager_logging_to"]
 
 REPORTED_PACKAGES = ("numpy", "pandas", "sklearn", "tensorflow", "keras", "scikeras", "imblearn")
 
@@ -173,3 +173,14 @@ def describe(print_it: bool = True) -> dict[str, object]:
         training_on, width = shown.pop("training_on"), max(map(len, info))
         print("\n".join(f"{k:<{width}}  {v}" for k, v in shown.items()) + f"\ntraining on: {training_on}")
     return info
+
+
+def kernel_manager_logging_to(stream):
+    """An nbclient kernel-manager class whose kernel process writes stdout/stderr to ``stream``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggingKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            return await super().start_kernel(**{"stdout": stream, "stderr": stream, **kw})
+
+    return LoggingKernelManager

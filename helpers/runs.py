@@ -20,7 +20,8 @@ from typing import Any
 from helpers import env
 
 __all__ = ["Run", "atomic_path", "create_run", "latest_run", "current_run", "open_run", "require",
-           "MissingPrerequisite", "NEW_RUN", "repo_root", "runs_root", "git_commit", "execution_key", "COMPLETE_MARKER"]
+           "MissingPrerequisite", "NEW_RUN", "repo_root", "runs_root", "git_commit", "execution_key", "COMPLETE_MARKER",
+           "validate_run_id", "new_run_id"]
 
 COMPLETE_MARKER = "_COMPLETE.json"
 MANIFEST = "manifest.json"
@@ -212,7 +213,7 @@ class Run:
         return write_json(self.dir(*Path(relpath).parts) / COMPLETE_MARKER, {"completed": now_iso(), **info})
 
 
-def _validate_run_id(run_id: str) -> str:
+def validate_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
         raise ValueError(f"run id {run_id!r} is not valid: expected letters, digits, '.', '_' or '-' "
                          "(no spaces or slashes)")
@@ -235,7 +236,7 @@ def create_run(run_id: str | None = None, profile: str | None = None,
     """Create a new run folder with its manifest. Refuses to reuse an existing folder."""
     root = Path(root) if root else runs_root()
     root.mkdir(parents=True, exist_ok=True)
-    run_id = _validate_run_id(run_id) if run_id else new_run_id(profile, root)
+    run_id = validate_run_id(run_id) if run_id else new_run_id(profile, root)
     try:
         (root / run_id).mkdir()
     except FileExistsError:
@@ -253,18 +254,18 @@ def resolve_run_path(run_dir: str | os.PathLike) -> Path:
     p = Path(run_dir).expanduser()
     if p.is_absolute() or p.exists() or len(p.parts) > 1:
         return p.resolve()
-    return runs_root() / _validate_run_id(str(run_dir))
+    return runs_root() / validate_run_id(str(run_dir))
 
 
 def _current_pointer(profile: str | None, root: Path) -> Path:
-    return root / f"current-{_validate_run_id(profile) if profile else 'default'}.json"
+    return root / f"current-{validate_run_id(profile) if profile else 'default'}.json"
 
 
 def current_run(profile: str | None, root: str | os.PathLike | None = None) -> Run | None:
     """The run a notebook of ``profile`` last opened, or None (also when that run folder was deleted or moved)."""
     root = Path(root) if root else runs_root()
     try:
-        path = root / _validate_run_id(read_json(_current_pointer(profile, root))["run_id"])
+        path = root / validate_run_id(read_json(_current_pointer(profile, root))["run_id"])
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
     return Run(path) if (path / MANIFEST).exists() else None

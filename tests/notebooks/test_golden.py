@@ -20,15 +20,20 @@ The golden copies stay valid nbval inputs: ``pytest --nbval-lax --nbval-current-
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from helpers import pipeline
+from helpers.batch.checks import (
+    code_cells,
+    first_code_difference,
+    output_differences,
+    sanitize,
+    sanitize_patterns,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
@@ -36,108 +41,7 @@ SANITIZE = GOLDEN / "sanitize.cfg"
 GOLDEN_COPIES = sorted(GOLDEN.glob("*.ipynb"))
 REGENERATE = "regenerate the golden copies with `make golden` (or `make golden ARGS='--only NN'`)"
 
-# nbval's comment markers and tags (lax mode: a cell is checked only when it asks for it)
-MARKERS = {"NBVAL_CHECK_OUTPUT": ("check", True), "NBVAL_IGNORE_OUTPUT": ("check", False),
-           "PYTEST_VALIDATE_IGNORE_OUTPUT": ("check", False), "NBVAL_SKIP": ("skip", True)}
-TAGS = {name.lower().replace("_", "-"): option for name, option in MARKERS.items()}
 MACHINE_PATHS = ("/tmp/", "/home/", "/Users/", "/root/", "/private/var/")
-
-
-# --- reading notebooks the way nbval does -------------------------------------------------------
-
-
-def sanitize_patterns(path: Path = SANITIZE) -> dict[str, str]:
-    """``regex -> replacement`` pairs of an nbval sanitize file (nbval's own parser)."""
-    return dict(re.findall(r"^regex: (.*)$\n^replace: (.*)$", path.read_text(), flags=re.MULTILINE))
-
-
-def sanitize(text: str, patterns: dict[str, str]) -> str:
-    for regex, replace in patterns.items():
-        text = re.sub(regex, replace, text)
-    return text
-
-
-def options(cell) -> dict[str, bool]:
-    """nbval's options of a code cell: tags first, comment markers in the source override them."""
-    found = {"check": False, "skip": False}
-    for tag in cell.metadata.get("tags", []):
-        if tag in TAGS:
-            found[TAGS[tag][0]] = TAGS[tag][1]
-    for line in cell.source.splitlines():
-        line = line.strip()
-        if line.startswith("#") and line.lstrip("#").strip() in MARKERS:
-            key, value = MARKERS[line.lstrip("#").strip()]
-            found[key] = value
-    return found
-
-
-def code_cells(nb) -> list:
-    """The code cells, without the one papermill injects."""
-    return [c for c in nb.cells
-            if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
-
-
-_CARRIAGE_RETURN = re.compile(r"^.*\r(?=[^\n])", re.MULTILINE)
-_BACKSPACE = re.compile(r"[^\n]\x08")  # a character erased by a backspace
-
-
-def compared_outputs(outputs, patterns: dict[str, str]) -> dict[str, list[str]]:
-    """What nbval compares, sanitized: ``{"stdout": [text], "stderr": [...], "text/plain": [...]}``.
-
-    Streams of the same name are merged into one text (with ``\\r`` and ``\\b`` applied), as nbval
-    merges them; ``text/plain`` of results and displays keeps its order.
-    """
-    streams: dict[str, str] = {}
-    found: dict[str, list[str]] = {}
-    for out in outputs:
-        if out.get("output_type") == "stream":
-            streams[out["name"]] = streams.get(out["name"], "") + out.get("text", "")
-        elif "text/plain" in out.get("data", {}):
-            found.setdefault("text/plain", []).append(out["data"]["text/plain"])
-    for name, text in streams.items():
-        previous = None
-        while previous != text:
-            previous, text = text, _BACKSPACE.sub("", text)
-        found[name] = [_CARRIAGE_RETURN.sub("", text)]
-    return {key: [sanitize(v, patterns) for v in values] for key, values in sorted(found.items())}
-
-
-def output_differences(golden_nb, executed_nb, patterns: dict[str, str]) -> list[str]:
-    """One readable diff per checked cell whose outputs differ (empty when all agree)."""
-    stale = first_code_difference(golden_nb, executed_nb)
-    if stale is not None:
-        return [f"the golden copy is stale (its code is not the executed notebook's): {stale}"]
-    problems = []
-    for number, (want, got) in enumerate(zip(code_cells(golden_nb), code_cells(executed_nb)), start=1):
-        opts = options(want)
-        if not opts["check"] or opts["skip"] or want.get("execution_count") is None:
-            continue
-        expected, actual = compared_outputs(want.outputs, patterns), compared_outputs(got.outputs, patterns)
-        if expected == actual:
-            continue
-        first = next((line for line in want.source.splitlines() if not line.startswith("#")), "")
-        lines = [f"code cell {number} ({first.strip()[:70]!r}):"]
-        for key in sorted(set(expected) | set(actual)):
-            a, b = "\n".join(expected.get(key, [])), "\n".join(actual.get(key, []))
-            if a != b:
-                lines.extend(difflib.unified_diff(a.splitlines(), b.splitlines(), f"golden {key}",
-                                                  f"this run's {key}", lineterm="", n=2))
-        problems.append("\n".join(lines))
-    return problems
-
-
-def first_code_difference(golden_nb, notebook_nb) -> str | None:
-    """Where the golden copy's code stops matching the notebook's (or an executed copy's), as a message."""
-    want, have = [c.source for c in code_cells(notebook_nb)], [c.source for c in code_cells(golden_nb)]
-    for number, (a, b) in enumerate(zip(want, have), start=1):
-        if a != b:
-            diff = "\n".join(difflib.unified_diff(b.splitlines(), a.splitlines(), "golden copy", "notebook",
-                                                  lineterm="", n=1))
-            return f"code cell {number} differs:\n{diff}"
-    if len(want) != len(have):
-        return (f"the notebook has {len(want)} code cells, the golden copy {len(have)} "
-                f"(the first {min(len(want), len(have))} agree)")
-    return None
 
 
 def machine_paths(nb, extra: tuple[str, ...] = ()) -> list[str]:
@@ -210,7 +114,7 @@ def test_checked_outputs_match_the_golden_copy(path, smoke):
             smoke.ensure(dependency)
     run = smoke.ensure(execution.notebook)
     executed = run.path / run.manifest["notebooks"][path.stem]["output"]
-    problems = output_differences(read(path), read(executed), sanitize_patterns())
+    problems = output_differences(read(path), read(executed), sanitize_patterns(SANITIZE))
     if problems:
         pytest.fail(f"{path.name}: checked outputs of this run's {executed.name} differ from the golden copy "
                     f"(after tests/golden/sanitize.cfg):\n\n" + "\n\n".join(problems)

@@ -9,7 +9,9 @@ Layers, lowest first (a module may import its own layer and those below it):
     evaluation  helpers.evaluation.*
     training    helpers.training.*
     report      helpers.report (and helpers.report.*)
-    pipeline    helpers.pipeline
+    runner      helpers.runner (the papermill runner)
+    batch       helpers.batch.* (grading students' notebooks with the runner)
+    pipeline    helpers.pipeline (the command line)
 
 Every import of a helpers module is read from the source with ``ast``, including the imports
 inside functions, so a lazy import cannot hide an upward edge or a cycle.
@@ -28,7 +30,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "helpers"
 MAX_LINES = 600
 
 BASE_MODULES = ("env", "runs", "profiles", "layout", "plots", "distributed", "colab", "lesson")
-LAYERS = ("base", "data", "models", "evaluation", "training", "report", "pipeline")
+LAYERS = ("base", "data", "models", "evaluation", "training", "report", "runner", "batch", "pipeline")
 
 
 @dataclass(frozen=True)
@@ -295,7 +297,7 @@ def test_find_cycles_names_the_cycle():
 
 @pytest.mark.parametrize("name, layer", [
     ("helpers.env", "base"), ("helpers.data.images", "data"), ("helpers.report", "report"),
-    ("helpers.pipeline", "pipeline"), ("helpers.training.experiments", "training"), ("helpers.nowhere", None),
+    ("helpers.pipeline", "pipeline"), ("helpers.runner", "runner"), ("helpers.batch.grading", "batch"), ("helpers.training.experiments", "training"), ("helpers.nowhere", None),
 ])
 def test_layer_table(name, layer):
     assert layer_of(name) == layer
