@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -59,8 +60,10 @@ def _parameters(notebook: str, profile: str, overrides: dict) -> dict:
     return params
 
 
-def _prepare(submission: Submission, folder: Path, base_run: Path | None, params: dict, limits: dict) -> dict:
-    """A fresh folder for one execution (an earlier, unfinished attempt is removed) and its worker spec."""
+def _prepare(submission: Submission, folder: Path, base_run: Path | None, params: dict, limits: dict,
+             threads: int | None) -> dict:
+    """A fresh folder for one execution (an earlier, unfinished attempt is removed) and its worker spec; its kernel
+    gets ``threads`` TensorFlow / OpenMP threads (the cores shared among the batch's parallel jobs)."""
     if folder.exists():
         shutil.rmtree(folder)
     work = folder / "work"
@@ -85,7 +88,9 @@ def _prepare(submission: Submission, folder: Path, base_run: Path | None, params
             "env": {"HOME": str(home), "TMPDIR": str(folder / "tmp"), "MPLCONFIGDIR": str(home / ".matplotlib"),
                     "IPYTHONDIR": str(home / ".ipython"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
                     "KERAS_HOME": str(keras), "DL_RUNS_DIR": str(folder), "DL_DATA_DIR": str(folder / "data"),
-                    "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"}}
+                    "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", **({} if threads is None else {
+                        "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(threads),
+                        "OMP_NUM_THREADS": str(threads)})}}
 
 
 def _row(submission: Submission, result: dict) -> dict:
@@ -179,7 +184,8 @@ def run_batch(submissions_dir: str | Path, notebook: str, profile: str = "smoke"
             results[s.key] = json.loads(done.read_text())
             log(f"= {s.student_id}: completed in an earlier attempt, kept")
             continue
-        todo.append((s, _prepare(s, where, base_run, params, limits)))
+        threads = None if scheduler or jobs == 1 else max(1, (os.cpu_count() or 1) // jobs)
+        todo.append((s, _prepare(s, where, base_run, params, limits, threads)))
 
     submit, close = _executor(jobs, scheduler)
     by_key = {s.key: s for s, _ in todo}

@@ -69,7 +69,7 @@ def _rows(run: Path, pattern: str, keys: list[str], values: dict[str, str], wher
 
 def _tabular_variants(run: Path) -> dict:
     return _rows(run, f"{layout.GRIDSEARCH}/*/summary.csv", ["variant", "label"],
-                 {"cv_average_precision": "cv AP (val)", "test_average_precision": "test AP"})
+                 {"cv_average_precision": "cv AP (val)"})
 
 
 def _retrain(run: Path) -> dict:

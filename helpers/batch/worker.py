@@ -42,7 +42,10 @@ def _failure(err: Exception, output: Path, protected: bool) -> dict:
 def main(spec_path: str) -> int:
     spec = runs.read_json(spec_path)
     folder = Path(spec["folder"])
-    protected = sandbox.restrict_writes(spec["writable"])
+    try:
+        protected, unconfined = sandbox.restrict_writes(spec["writable"]), ""
+    except OSError as err:  # Landlock offered but refused: run, and say so in the row
+        protected, unconfined = False, f"writes NOT confined (Landlock refused: {err})"
     import papermill as pm
 
     output = Path(spec["output"])
@@ -54,6 +57,8 @@ def main(spec_path: str) -> int:
         result = {"status": sandbox.COMPLETED, "detail": ""}
     except Exception as err:  # noqa: BLE001 - the student's error is the result
         result = _failure(err, output, protected)
+    if unconfined:
+        result["detail"] = "; ".join(filter(None, [result["detail"], unconfined]))
     runs.write_json(folder / "worker.json", {**result, "write_protection": protected})
     return 0
 

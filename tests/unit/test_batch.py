@@ -215,3 +215,29 @@ def test_landlock_confines_writes_to_the_allowed_folders(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "blocked" and (tmp_path / "mine" / "ok.txt").exists()
     assert not (tmp_path / "theirs" / "no.txt").exists()
+
+
+def test_prerequisites_run_once_and_every_submission_gets_a_copy(tmp_path, monkeypatch):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    write_tiny_notebook(nbdir / "03_gridsearch.ipynb",
+                        "from pathlib import Path\nfor v in variants:\n    (Path(run_dir) / f'searched-{v}.txt').write_text(v)",
+                        parameters="run_dir = None\nvariants = None\nprofile = 'smoke'\nseed = 0")
+    write_tiny_notebook(nbdir / "04_synthesize_retrain.ipynb",
+                        "from pathlib import Path\nimport os\nfound = sorted(p.name for p in Path(run_dir).glob('searched-*'))\n"
+                        "assert len(found) == 4, found\nos.makedirs(Path(run_dir) / 'tabular/synthesis', exist_ok=True)\n"
+                        "(Path(run_dir) / 'tabular/synthesis/chosen_variants.csv').write_text('label,chosen_variant\\na,up\\n')")
+    monkeypatch.setenv("DL_NOTEBOOKS_DIR", str(nbdir))
+    monkeypatch.setitem(profiles.PARAMETERS, "03_gridsearch", {p: {"variants": ["x"]} for p in profiles.PROFILES})
+    monkeypatch.setitem(profiles.PARAMETERS, "04_synthesize_retrain", {p: {"value": 1} for p in profiles.PROFILES})
+    (tmp_path / "class").mkdir()
+    nbformat.write(nbformat.read(str(nbdir / "04_synthesize_retrain.ipynb"), as_version=4),
+                   str(tmp_path / "class" / "ada.ipynb"))
+    folder = grading.run_batch(tmp_path / "class", "04", jobs=2, out_dir=tmp_path / "b", progress=False,
+                               log=lambda *_: None)
+    rows = _grades(folder)
+    assert [r["status"] for r in rows.values()] == ["completed", "completed"]
+    assert [r["variant[a]"] for r in rows.values()] == ["up", "up"]
+    manifest = runs.Run(folder / "prerequisites").manifest["notebooks"]
+    assert sorted(manifest) == [f"03_gridsearch-{v}" for v in ("down", "original", "up", "updown")]
+    assert (folder / "submissions" / "ada" / "run" / "searched-up.txt").exists()
