@@ -67,9 +67,20 @@ def reproduce_command(manifest: dict) -> str:
 
 
 def published_figures(report: Report, limit: int = 4) -> list[tuple[str, str]]:
-    """The figures worth showing in the README: (name, caption) of the first figure of each results section."""
-    chosen = [next(((n, c) for n, _f, c in s.figures if n.startswith(README_FIGURES)), None)
-              for key in README_SECTIONS for s in report.sections if s.key == key]
+    """The figures worth showing in the README: (name, caption) of the first figure of each results section; for
+    transfer learning, the curves of the model chosen on validation (its caption says when it is at chance)."""
+    preferred = {}
+    if best := report.facts.get("images_best"):  # the transfer model chosen on validation, said when at chance
+        status, backbone, mode = best[:3]
+        preferred["images"] = (f"images_history_{backbone}_{mode}", "" if status == "best" else
+                               f" -- {status} on the test split, not a model to learn from")
+    chosen = []
+    for key in README_SECTIONS:
+        for s in (s for s in report.sections if s.key == key):
+            name, note = preferred.get(key, ("", ""))
+            found = next(((n, c + note) for n, _f, c in s.figures if name and n == name), None) or next(
+                ((n, c) for n, _f, c in s.figures if n.startswith(README_FIGURES)), None)
+            chosen.append(found)
     return [c for c in chosen if c][:limit]
 
 

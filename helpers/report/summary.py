@@ -226,10 +226,12 @@ def highlights_and_discussion(facts: dict, profile: str) -> tuple[Section, Secti
         init, chance = weights.get(backbone), facts.get("images_chance")
         chosen = "validation accuracy" if key == "val_accuracy" else "test accuracy"
         bullets.append({"best": f"Transfer learning, chosen on {chosen}: **{backbone} ({mode})**"
-                                + (f", {init}" if init else "") + f", test accuracy {_pm(mean, sd, n)}.",
+                                + (f", {init}" if init else "") + f", test accuracy {_pm(mean, sd, n)}"
+                                + (f" vs chance {chance:.3f}" if chance else "") + ".",
                         "at chance": "Transfer learning: the models are **at chance** on the test split (the one "
-                                     f"chosen on {chosen}, {backbone} {mode}: {_pm(mean, sd, n)}"
-                                     + (f"; chance {chance:.3f}" if chance else "") + "): no model is called best.",
+                                     f"chosen on {chosen}, {backbone} {mode}: test accuracy {_pm(mean, sd, n)}"
+                                     + (f" vs chance {chance:.3f}" if chance else "") + ", and its accuracy and "
+                                     "macro-F1 are not both above chance beyond their SDs): no model is called best.",
                         "no clear winner": f"Transfer learning: no backbone x mode is ahead beyond the SDs on {chosen}; "
                                            f"{backbone} ({mode}) scores {_pm(mean, sd, n)} on test."}[status])
     if finetune := facts.get("finetune_verdicts", []):

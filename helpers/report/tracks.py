@@ -321,6 +321,8 @@ def _backbone_table(s: Section, seeds: pd.DataFrame, data: dict, facts: dict) ->
     key = "val_accuracy" if "val_accuracy_mean" in numeric.columns else "accuracy"
     status, best = _winner(numeric.assign(name=numeric["backbone"] + " " + numeric["mode"]), key, "name", None)
     beats = verdicts.beats_chance(best["accuracy_mean"], best["accuracy_sd"], facts.get("images_chance", 0.0))
+    if chance and "macro_f1" in chance and "macro_f1_mean" in best:  # as 05 judges: accuracy and macro-F1 both
+        beats = beats and verdicts.beats_chance(best["macro_f1_mean"], best["macro_f1_sd"], chance["macro_f1"])
     facts["images_best"] = (status if beats else "at chance", best["backbone"], best["mode"], float(best["accuracy_mean"]),
                             float(best["accuracy_sd"]), int(best["seeds"]), key)
     for backbone, modes in ((b, g.set_index("mode")) for b, g in numeric.groupby("backbone", sort=False)):

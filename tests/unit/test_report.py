@@ -562,3 +562,16 @@ def test_retraining_strategy_is_chosen_on_validation_and_at_chance_is_said(run):
     discussion = "\n".join(rep.section("discussion").text)
     assert "(random_oversampling) is **at chance** on the test split" in discussion
     assert "Retraining" not in rep.section("highlights").text[0]
+
+
+def test_the_transfer_model_chosen_on_validation_needs_test_accuracy_and_macro_f1_above_chance(run):
+    for mode, base in (("frozen", 0.6), ("finetune", 0.9)):
+        for seed, d in ((0, 0.0), (1, 0.01), (2, -0.01)):
+            _banana(run, "vgg16", mode, seed, base + d)  # macro-F1 0.88 ± 0.01 for the fine-tuned one
+    run.write_csv("banana/vgg16/chance.csv", pd.DataFrame({
+        "model": ["chance: majority class", "chance: stratified random"], "accuracy": [1 / 3, 1 / 3],
+        "macro-F1": [0.3, 0.9], "split": "test"}))  # accuracy well above chance, macro-F1 not
+    rep = rp.build_report(run.path)
+    assert rep.facts["images_best"][0] == "at chance"
+    highlights = rep.section("highlights").text[0]
+    assert "**at chance**" in highlights and "macro-F1 are not both above chance" in highlights
