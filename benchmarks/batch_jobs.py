@@ -1,6 +1,6 @@
 """Batch grading with ``--jobs 1`` vs ``--jobs 2``, measured in one run on the same constructed class folder.
 
-    python benchmarks/batch_jobs.py [--notebook 01] [--jobs 2] [--timeout 30] [--memory 2048]
+    python benchmarks/batch_jobs.py [--notebook 01] [--jobs 2] [--timeout 30] [--memory 2048] [--kinds good,error]
 
 The folder is :func:`helpers.batch.examples.make_example_submissions` of the lesson (smoke profile): a correct
 copy, a bug in a middle cell, a sleeper (stopped by --timeout), a memory hog (stopped by --memory), a notebook that
@@ -32,9 +32,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=30)
     parser.add_argument("--memory", type=int, default=2048)
+    parser.add_argument("--kinds", help="comma separated kinds of submission (default: all; e.g. good,error,memory "
+                                        "to leave out the sleeper, which waits without using a core)")
     args = parser.parse_args()
     notebook = grading.resolve_notebook(args.notebook)
-    kinds = [k for k in examples.KINDS if k != "writes_outside" or sandbox.landlock_abi()]
+    kinds = args.kinds.split(",") if args.kinds else [
+        k for k in examples.KINDS if k != "writes_outside" or sandbox.landlock_abi()]
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         examples.make_example_submissions(Path(tmp) / "class", notebook, kinds)
         seconds, statuses = {}, {}

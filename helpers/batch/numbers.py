@@ -57,8 +57,8 @@ def _rows(run: Path, pattern: str, keys: list[str], values: dict[str, str], wher
             key = ", ".join(str(row[k]) for k in keys)
             for column, name in values.items():
                 mean, sd = f"{column}_mean", f"{column}_sd"
-                if mean in frame and sd in frame:
-                    value = f"{row[mean]:.3f} ± {row[sd]:.3f}"
+                if mean in frame and sd in frame:  # one seed: no SD
+                    value = round(float(row[mean]), 3) if pd.isna(row[sd]) else f"{row[mean]:.3f} ± {row[sd]:.3f}"
                 elif column in frame:
                     value = _cell(row[column])
                 else:
