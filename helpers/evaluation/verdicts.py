@@ -13,7 +13,7 @@ import pandas as pd
 
 from helpers.plots import history_columns
 
-__all__ = ["Verdict", "accuracy_key", "spread", "fit_verdict", "differ_beyond_sd", "winner_per_label", "compare_to_baseline",
+__all__ = ["Verdict", "accuracy_key", "spread", "fit_verdict", "differ_beyond_sd", "choose_best", "winner_per_label", "compare_to_baseline",
            "chance_baselines", "chance_table", "average_precision_baseline", "beats_chance"]
 
 ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
@@ -244,3 +244,33 @@ def beats_chance(mean: float, sd: float | None, chance: float) -> bool:
     """True when ``mean - sd`` is above ``chance`` (one run, no SD: ``mean`` above it): only then may a score
     be called better than guessing, and only such a model may be called "best"."""
     return bool(float(mean) - spread(sd) > float(chance))
+
+
+def choose_best(table: pd.DataFrame, metric: str, *, chance: float | str | None = None, name: str = "name",
+                n: str | None = None, label: str | None = None, digits: int = 3) -> tuple[str, pd.Series, Verdict | None]:
+    """The one rule for calling a model "best" (the notebooks' takeaways and the report use it): rank the rows of a
+    mean ± SD table by ``<metric>_mean`` (highest first, missing last, ties in table order); the top row is
+    ``"at chance"`` when its mean is missing or does not beat ``chance`` beyond its SD (:func:`beats_chance`;
+    ``chance``: one level for all rows, a column holding each row's level, or None to skip), ``"no clear winner"``
+    when it is not ahead of the runner-up beyond both SDs (:func:`differ_beyond_sd`, with the runs per row from
+    column ``n``, default ``<metric>_n``), else ``"best"``. Returns (status, top row, the runner-up verdict or None);
+    ``name`` is the column naming rows in that verdict, ``label`` the metric's name in its sentence."""
+    if table.empty:
+        raise ValueError("choose_best: no rows to choose from")
+    _require(table, [f"{metric}_mean", f"{metric}_sd", name], "choose_best")
+    ranked = table.assign(_rank=pd.to_numeric(table[f"{metric}_mean"], errors="coerce")).sort_values(
+        "_rank", ascending=False, kind="stable", na_position="last")
+    top, mean = ranked.iloc[0].drop("_rank"), float(ranked["_rank"].iloc[0])
+    level = top[chance] if isinstance(chance, str) else chance
+    if not math.isfinite(mean) or (level is not None and not beats_chance(mean, top[f"{metric}_sd"], level)):
+        return "at chance", top, None
+    if len(ranked) > 1 and math.isfinite(second_mean := float(ranked["_rank"].iloc[1])):
+        second, count = ranked.iloc[1], n or f"{metric}_n"
+        runs = [int(r[count]) if count in r and pd.notna(r[count]) else None for r in (top, second)]
+        v = differ_beyond_sd(mean, spread(top[f"{metric}_sd"]), second_mean, spread(second[f"{metric}_sd"]),
+                             n_a=runs[0], n_b=runs[1], names=(str(top[name]), str(second[name])),
+                             metric=label or metric, digits=digits)
+        if v.verdict != "differ":
+            return "no clear winner", top, v
+    return "best", top, None
+

@@ -142,16 +142,9 @@ def _with_chance(table: pd.DataFrame, chance: pd.DataFrame | None, name: str, fi
 
 def _winner(numeric: pd.DataFrame, metric: str, name: str, chance: float | None) -> tuple[str, pd.Series]:
     """``("best", row)`` only when the top row beats ``chance`` beyond its SD and the runner-up beyond both SDs;
-    else ``("at chance", row)`` or ``("no clear winner", row)``."""
-    ranked = numeric.sort_values(f"{metric}_mean", ascending=False)
-    top = ranked.iloc[0]
-    if chance is not None and not verdicts.beats_chance(top[f"{metric}_mean"], top[f"{metric}_sd"], chance):
-        return "at chance", top
-    if len(ranked) > 1:
-        v = _differ(top, ranked.iloc[1], metric, (str(top[name]), str(ranked.iloc[1][name])), metric)
-        if v.verdict != "differ":
-            return "no clear winner", top
-    return "best", top
+    else ``("at chance", row)`` or ``("no clear winner", row)`` (:func:`helpers.evaluation.verdicts.choose_best`)."""
+    status, top, _verdict = verdicts.choose_best(numeric, metric, chance=chance, name=name)
+    return status, top
 
 
 def _class_counts(s: Section, counts: pd.DataFrame, facts: dict) -> None:

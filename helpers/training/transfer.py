@@ -15,7 +15,7 @@ import pandas as pd
 from helpers import env, layout, plots
 from helpers.data import images
 from helpers.evaluation import metrics
-from helpers.evaluation.verdicts import beats_chance, chance_table, differ_beyond_sd, spread
+from helpers.evaluation.verdicts import beats_chance, chance_table, choose_best
 from helpers.models import backbones
 from helpers.runs import atomic_path
 from helpers.training.experiments import Unit, fingerprint, run_units
@@ -266,37 +266,29 @@ def judge_against_chance(results: pd.DataFrame, chance: pd.DataFrame) -> pd.Data
 
 
 def best_on_validation(judged: pd.DataFrame, digits: int = 3) -> dict:
-    """The model to call best among :func:`judge_against_chance`'s rows, chosen on VALIDATION accuracy only: the
-    highest mean, and only if it beats the validation chance baseline beyond its SD and the runner-up beyond both
-    SDs (:func:`helpers.evaluation.verdicts.differ_beyond_sd`). Returns ``{"best": (backbone, mode) or None,
-    "candidate": (backbone, mode), "reason", "sentence"}``; the test numbers are read only after the choice."""
+    """The model to call best among :func:`judge_against_chance`'s rows, chosen on VALIDATION accuracy only by
+    :func:`helpers.evaluation.verdicts.choose_best` (the highest mean, only if it beats the validation chance baseline
+    beyond its SD and the runner-up beyond both SDs). Returns ``{"best": (backbone, mode) or None, "candidate":
+    (backbone, mode), "reason", "sentence"}``; the test numbers are read only after the choice."""
     if judged.empty:
         raise ValueError("best_on_validation: no models to choose from")
-    ranked = judged.assign(_val=pd.to_numeric(judged["val_accuracy_mean"], errors="coerce")).sort_values(
-        "_val", ascending=False, kind="stable", na_position="last")
-    top = ranked.iloc[0]
+    named = judged.assign(_name=judged["backbone"].astype(str) + " " + judged["mode"].astype(str))
+    status, top, versus = choose_best(named, "val_accuracy", chance="chance_val_accuracy", name="_name", n="seeds",
+                                      label="validation accuracy", digits=digits)
     name, f = f"{top['backbone']} {top['mode']} ({top['weights']})", f".{digits}f"
     val = metrics.format_mean_sd(top["val_accuracy_mean"], top["val_accuracy_sd"], digits, n=int(top["seeds"]))
-    out = {"best": None, "candidate": (top["backbone"], top["mode"])}
-    if not np.isfinite(top["_val"]) or not top["val_beats_chance"]:
-        out["reason"] = "at chance"
+    out = {"best": None, "candidate": (top["backbone"], top["mode"]), "reason": status}
+    if status == "at chance":
         out["sentence"] = (f"No model is called best: the highest validation accuracy, {name} {val}, is at chance "
                            f"(validation chance {top['chance_val_accuracy']:{f}}).")
-        return out
-    if len(ranked) > 1:
-        second = ranked.iloc[1]
-        v = differ_beyond_sd(float(top["_val"]), spread(top["val_accuracy_sd"]), float(second["_val"]),
-                             spread(second["val_accuracy_sd"]), n_a=int(top["seeds"]), n_b=int(second["seeds"]),
-                             names=(f"{top['backbone']} {top['mode']}", f"{second['backbone']} {second['mode']}"),
-                             metric="validation accuracy", digits=digits)
-        if v.verdict != "differ":
-            out["reason"] = "no clear winner"
-            out["sentence"] = f"No clear winner on validation accuracy: {v.sentence}"
-            return out
-    test = metrics.format_mean_sd(top["accuracy_mean"], top["accuracy_sd"], digits, n=int(top["seeds"]))  # read after choosing
-    out.update(best=out["candidate"], reason="best on validation")
-    out["sentence"] = (f"Best on validation accuracy: {name}, {val} (validation chance {top['chance_val_accuracy']:{f}}"
-                       f"); its test accuracy {test} against chance {top['chance_accuracy']:{f}}: {top['verdict']}.")
+    elif status == "no clear winner":
+        out["sentence"] = f"No clear winner on validation accuracy: {versus.sentence}"
+    else:
+        test = metrics.format_mean_sd(top["accuracy_mean"], top["accuracy_sd"], digits, n=int(top["seeds"]))  # read after choosing
+        out.update(best=out["candidate"], reason="best on validation")
+        out["sentence"] = (f"Best on validation accuracy: {name}, {val} (validation chance "
+                           f"{top['chance_val_accuracy']:{f}}); its test accuracy {test} against chance "
+                           f"{top['chance_accuracy']:{f}}: {top['verdict']}.")
     return out
 
 

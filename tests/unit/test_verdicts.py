@@ -180,3 +180,21 @@ def test_average_precision_baseline_is_the_positive_rate_and_beats_chance_needs_
     assert np.mean(scores) == pytest.approx(0.2, abs=0.01)  # a random ranking, on a large sample
     assert beats_chance(0.5, 0.1, 0.35) and not beats_chance(0.5, 0.2, 0.35)
     assert beats_chance(0.36, float("nan"), 0.35) and not beats_chance(0.35, None, 0.35)
+
+
+def test_choose_best_is_the_one_rule_for_best():
+    from helpers.evaluation.verdicts import choose_best
+
+    table = pd.DataFrame({"name": ["a", "b", "c"], "acc_mean": [0.70, 0.90, float("nan")],
+                          "acc_sd": [0.02, 0.02, 0.0], "acc_n": [3, 3, 3], "level": [0.8, 0.95, 0.3]})
+    status, top, versus = choose_best(table, "acc", chance=0.5)
+    assert (status, top["name"], versus) == ("best", "b", None)  # ahead of a beyond both SDs; NaN ranked last
+    assert choose_best(table, "acc", chance=0.89)[0] == "at chance"  # 0.90 - 0.02 is not above 0.89
+    assert choose_best(table, "acc", chance="level")[0] == "at chance"  # b's own level 0.95
+    close = table.assign(acc_mean=[0.88, 0.90, 0.1])
+    status, top, versus = choose_best(close, "acc", chance=None)
+    assert status == "no clear winner" and top["name"] == "b" and versus.verdict != "differ"
+    tie = table.assign(acc_mean=[0.9, 0.9, 0.9], acc_sd=0.0)
+    assert choose_best(tie, "acc")[1]["name"] == "a"  # ties keep the table's order
+    with pytest.raises(ValueError, match="no rows"):
+        choose_best(table.iloc[:0], "acc")
