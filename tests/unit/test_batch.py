@@ -199,7 +199,7 @@ def test_numbers_and_differences():
     assert numbers.parse_mean_sd("0.812 ± 0.014") == (0.812, 0.014) and numbers.parse_mean_sd("updown") is None
     assert grades.differs("0.80 ± 0.02", "0.83 ± 0.02") is False and grades.differs("0.70 ± 0.02", "0.83 ± 0.02")
     assert grades.differs(10, 10) is False and grades.differs(11, 10) and grades.differs("up", "down")
-    assert grades.differs("", 1) is None or grades.differs("", 1) is True  # a missing number counts as differing
+    assert grades.differs("", 1) is True  # text that is not the number differs
     assert grades.differs(None, 1) is None
 
 
