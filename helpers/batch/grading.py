@@ -37,7 +37,10 @@ def batch_root() -> Path:
 
 def resolve_notebook(notebook: str) -> str:
     """``"05"`` or ``"05_banana_transfer"`` -> the lesson's key; anything else is a clear error."""
-    chosen = runner.parse_only(notebook, runner.available_notebooks())
+    try:
+        chosen = runner.parse_only(notebook, runner.available_notebooks())
+    except ValueError as err:
+        raise ValueError(str(err).replace("--only:", "--notebook:", 1)) from None
     if len(chosen) != 1:
         raise ValueError(f"--notebook: give one lesson, got {notebook!r} ({', '.join(chosen)})")
     return chosen[0]

@@ -122,7 +122,7 @@ def test_an_empty_folder_gives_the_reference_and_a_clear_row(lessons, tmp_path, 
 
 @pytest.mark.parametrize("argv, message", [
     (["batch", "/nonexistent/class", "--notebook", "01"], "does not exist or is not a folder"),
-    (["batch", "{tmp}", "--notebook", "99"], "--only: no notebook '99'"),
+    (["batch", "{tmp}", "--notebook", "99"], "--notebook: no notebook '99'"),
     (["batch", "{tmp}", "--notebook", "01", "--set", "colour=3"], "unknown parameter(s) colour"),
     (["batch", "{tmp}", "--notebook", "01", "--jobs", "0"], "--jobs must be a positive integer"),
     (["batch", "{tmp}"], "give SUBMISSIONS_DIR and --notebook"),
